@@ -1,0 +1,372 @@
+//! Expansion: from parsed modules to one flat namespace of definition *instances*. Loops
+//! are unrolled (every combination of their bindings), names are interpolated (`cpt_{c}`),
+//! `override` replaces imported definitions, and the selected profile replaces `let`
+//! values. Nothing is type-checked here; [`crate::elaborate`] does that.
+
+use crate::ast::*;
+use crate::diagnostic::Diagnostic;
+use crate::load::Loaded;
+use crate::span::{FileId, Span};
+use crate::suggest::closest;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Most definitions loops may produce, against runaway matrices.
+pub const MAX_INSTANCES: usize = 100_000;
+/// Deepest chain of `let` constants referring to each other.
+pub const MAX_LET_DEPTH: usize = 64;
+
+/// Loop variables in scope, innermost last.
+#[derive(Debug, Default)]
+pub struct Env {
+    vars: Vec<(String, Rc<Bound>)>,
+}
+
+impl Env {
+    pub fn get(&self, name: &str) -> Option<&Rc<Bound>> {
+        self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, b)| b)
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.iter().map(|(n, _)| n.as_str())
+    }
+
+    fn extended(&self, more: impl IntoIterator<Item = (String, Rc<Bound>)>) -> Env {
+        let mut vars = self.vars.clone();
+        vars.extend(more);
+        Env { vars }
+    }
+}
+
+/// The value a loop variable is bound to in one iteration.
+#[derive(Debug)]
+pub struct Bound {
+    pub expr: Expr,
+    /// The scope the value was written in.
+    pub env: Rc<Env>,
+    /// What `{var}` interpolates to, if the value can be part of a name.
+    pub name_text: Option<String>,
+}
+
+/// One definition after loop expansion: `cpt_{c}` for `c = en_dominant` is the instance
+/// `cpt_en_dominant`.
+#[derive(Debug)]
+pub struct Instance {
+    pub name: String,
+    pub def: Rc<Definition>,
+    pub env: Rc<Env>,
+    pub file: FileId,
+    pub in_root: bool,
+    /// The `for` loop that produced it.
+    pub from_loop: Option<Span>,
+    /// Replaced by an `override`: kept for positions, not in the namespace.
+    pub dead: bool,
+}
+
+impl Instance {
+    pub fn is_let(&self) -> bool {
+        self.def.kind == DefKind::Let
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Namespace {
+    pub experiment: Option<String>,
+    pub header_span: Option<Span>,
+    pub instances: Vec<Instance>,
+    pub by_name: HashMap<String, usize>,
+    pub profiles: Vec<String>,
+}
+
+impl Namespace {
+    pub fn lookup(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn live_names(&self) -> impl Iterator<Item = &str> {
+        self.instances.iter().filter(|i| !i.dead).map(|i| i.name.as_str())
+    }
+}
+
+/// Expands `loaded` for `profile` (`None`: the file's own `let` values).
+pub fn expand(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic>) -> Namespace {
+    let mut x = Expander { ns: Namespace::default(), diags, root: loaded.root };
+    // Pass 1: headers, top-level `let`s and profiles, so loops may iterate over a `let`
+    // written further down the file.
+    let mut profiles: Vec<(&Profile, FileId)> = Vec::new();
+    for (file, module) in &loaded.modules {
+        let in_root = Some(*file) == loaded.root;
+        for item in &module.items {
+            match item {
+                Item::Header { name, span } if in_root => {
+                    if let Some(first) = x.ns.header_span {
+                        x.diags.push(
+                            Diagnostic::error("E0007", "the experiment is named twice", *span, "second `experiment` header")
+                                .with_secondary(first, "first named here"),
+                        );
+                    } else {
+                        x.ns.experiment = Some(name.clone());
+                        x.ns.header_span = Some(*span);
+                    }
+                }
+                Item::Profile(p) => profiles.push((p, *file)),
+                Item::Def(d) if d.kind == DefKind::Let => x.add(Rc::new(d.clone()), &Rc::new(Env::default()), *file, in_root, None),
+                _ => {}
+            }
+        }
+    }
+    x.apply_profiles(&profiles, profile);
+    // Pass 2: everything else, loops unrolled.
+    for (file, module) in &loaded.modules {
+        let in_root = Some(*file) == loaded.root;
+        for item in &module.items {
+            match item {
+                Item::For(f) => x.expand_for(f, &Rc::new(Env::default()), *file, in_root),
+                Item::Def(d) if d.kind != DefKind::Let => x.add(Rc::new(d.clone()), &Rc::new(Env::default()), *file, in_root, None),
+                _ => {}
+            }
+        }
+    }
+    x.ns
+}
+
+struct Expander<'d> {
+    ns: Namespace,
+    diags: &'d mut Vec<Diagnostic>,
+    root: Option<FileId>,
+}
+
+impl Expander<'_> {
+    fn apply_profiles(&mut self, profiles: &[(&Profile, FileId)], selected: Option<&str>) {
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for (p, file) in profiles {
+            if let Some(first) = seen.get(p.name.text.as_str()) {
+                if Some(*file) == self.root {
+                    self.diags.push(
+                        Diagnostic::error("E0102", format!("profile `{}` is defined twice", p.name.text), p.name.span, "defined again here")
+                            .with_secondary(*first, "first defined here"),
+                    );
+                }
+                continue;
+            }
+            seen.insert(&p.name.text, p.name.span);
+            self.ns.profiles.push(p.name.text.clone());
+            let chosen = selected == Some(p.name.text.as_str());
+            for o in &p.lets {
+                let target = self.ns.lookup(&o.name.text).filter(|&i| self.ns.instances[i].is_let());
+                let Some(i) = target else {
+                    let lets = self.ns.instances.iter().filter(|i| i.is_let()).map(|i| i.name.as_str());
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0108",
+                            format!("profile `{}` sets `{}`, which is not a `let` constant", p.name.text, o.name.text),
+                            o.name.span,
+                            "no `let` of this name",
+                        )
+                        .with_suggestion(closest(&o.name.text, lets))
+                        .with_help("a profile can only change the value of a top-level `let`"),
+                    );
+                    continue;
+                };
+                if chosen {
+                    let inst = &mut self.ns.instances[i];
+                    let mut def = (*inst.def).clone();
+                    def.value = o.value.clone();
+                    inst.def = Rc::new(def);
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, def: Rc<Definition>, env: &Rc<Env>, file: FileId, in_root: bool, from_loop: Option<Span>) {
+        if def.name.is_glob() {
+            self.diags.push(Diagnostic::error(
+                "E0106",
+                format!("a definition's name cannot contain `*`: `{}`", def.name.source_text()),
+                def.name.span,
+                "`*` only matches names, in references",
+            ));
+            return;
+        }
+        let name = match interpolate(&def.name, env) {
+            Ok(n) => n,
+            Err(d) => {
+                self.diags.push(d);
+                return;
+            }
+        };
+        if self.ns.instances.len() >= MAX_INSTANCES {
+            if self.ns.instances.len() == MAX_INSTANCES {
+                self.diags.push(Diagnostic::error(
+                    "E0112",
+                    format!("the experiment expands to more than {MAX_INSTANCES} definitions"),
+                    def.name.span,
+                    "the limit was reached here",
+                ));
+                self.ns.instances.push(self.instance(name, def, env, file, in_root, from_loop, true));
+            }
+            return;
+        }
+        if let Some(&prev) = self.ns.by_name.get(&name) {
+            let earlier = &self.ns.instances[prev];
+            let (prev_span, prev_file, prev_loop) = (earlier.def.name.span, earlier.file, earlier.from_loop);
+            if def.is_override && prev_file != file {
+                self.ns.instances[prev].dead = true;
+            } else {
+                let diag = if from_loop.is_some() || prev_loop.is_some() {
+                    Diagnostic::error("E0103", format!("the name `{name}` is produced twice"), def.name.span, format!("`{}` gives `{name}` here", def.name.source_text()))
+                        .with_secondary(prev_span, "and here")
+                        .with_help("make interpolated names unique, e.g. by interpolating every loop variable")
+                } else {
+                    Diagnostic::error("E0102", format!("`{name}` is defined twice"), def.name.span, "defined again here")
+                        .with_secondary(prev_span, "first defined here")
+                        .with_help(if prev_file == file {
+                            "rename one of them".to_string()
+                        } else {
+                            format!("to replace the imported definition, write `override {} {name} = …`", def.kind.keyword())
+                        })
+                };
+                self.diags.push(diag);
+                return;
+            }
+        } else if def.is_override {
+            self.diags.push(
+                Diagnostic::error("E0105", format!("nothing to override: no imported definition is named `{name}`"), def.name.span, "not defined in any import")
+                    .with_suggestion(closest(&name, self.ns.live_names()))
+                    .with_help("remove `override` to define a new name"),
+            );
+        }
+        let id = self.ns.instances.len();
+        self.ns.by_name.insert(name.clone(), id);
+        let inst = self.instance(name, def, env, file, in_root, from_loop, false);
+        self.ns.instances.push(inst);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn instance(&self, name: String, def: Rc<Definition>, env: &Rc<Env>, file: FileId, in_root: bool, from_loop: Option<Span>, dead: bool) -> Instance {
+        Instance { name, def, env: env.clone(), file, in_root, from_loop, dead }
+    }
+
+    fn expand_for(&mut self, f: &ForLoop, env: &Rc<Env>, file: FileId, in_root: bool) {
+        let mut axes: Vec<(String, Vec<Rc<Bound>>)> = Vec::new();
+        for b in &f.bindings {
+            if axes.iter().any(|(n, _)| *n == b.var.text) {
+                self.diags.push(Diagnostic::error("E0111", format!("loop variable `{}` is bound twice", b.var.text), b.var.span, "bound again here"));
+                return;
+            }
+            match self.list_items(&b.values, env, 0) {
+                Ok(items) => {
+                    if items.is_empty() {
+                        self.diags.push(
+                            Diagnostic::warning("W0002", "`for` over an empty list defines nothing", b.values.span, "empty list")
+                                .with_help("add values to the list, or remove the loop"),
+                        );
+                    }
+                    axes.push((b.var.text.clone(), items));
+                }
+                Err(d) => {
+                    self.diags.push(d);
+                    return;
+                }
+            }
+        }
+        let total: usize = axes.iter().map(|(_, v)| v.len()).product();
+        for n in 0..total {
+            // Mixed-radix decomposition of n: the last binding varies fastest.
+            let mut rest = n;
+            let mut vars = Vec::with_capacity(axes.len());
+            for (name, items) in axes.iter().rev() {
+                vars.push((name.clone(), items[rest % items.len()].clone()));
+                rest /= items.len();
+            }
+            vars.reverse();
+            let inner = Rc::new(env.extended(vars));
+            for item in &f.body {
+                match item {
+                    Item::Def(d) => self.add(Rc::new(d.clone()), &inner, file, in_root, Some(f.span)),
+                    Item::For(g) => self.expand_for(g, &inner, file, in_root),
+                    _ => {}
+                }
+            }
+            if self.ns.instances.len() > MAX_INSTANCES {
+                return;
+            }
+        }
+    }
+
+    /// The values a loop binding ranges over: a list literal, or a loop variable or `let`
+    /// constant holding one.
+    fn list_items(&mut self, expr: &Expr, env: &Rc<Env>, depth: usize) -> Result<Vec<Rc<Bound>>, Diagnostic> {
+        match &expr.kind {
+            ExprKind::List(items) => Ok(items
+                .iter()
+                .map(|e| Rc::new(Bound { expr: e.clone(), env: env.clone(), name_text: name_text(e, env) }))
+                .collect()),
+            ExprKind::Paren(inner) => self.list_items(inner, env, depth),
+            ExprKind::Ref(name) if depth < MAX_LET_DEPTH => {
+                if let Some(text) = name.plain() {
+                    if let Some(b) = env.get(text) {
+                        let b = b.clone();
+                        return self.list_items(&b.expr, &b.env, depth + 1);
+                    }
+                    if let Some(i) = self.ns.lookup(text).filter(|&i| self.ns.instances[i].is_let()) {
+                        let value = self.ns.instances[i].def.value.clone();
+                        return self.list_items(&value, &Rc::new(Env::default()), depth + 1);
+                    }
+                }
+                Err(not_a_list(expr))
+            }
+            _ => Err(not_a_list(expr)),
+        }
+    }
+}
+
+fn not_a_list(expr: &Expr) -> Diagnostic {
+    Diagnostic::error("E0110", "a `for` loop needs a list to iterate over", expr.span, "expected a list `[a, b]` or a `let` holding one")
+}
+
+/// What `{var}` becomes in a name when `var` is bound to `e`.
+fn name_text(e: &Expr, env: &Env) -> Option<String> {
+    let raw = match &e.kind {
+        ExprKind::Ref(n) if !n.is_glob() => {
+            if let Some(b) = n.plain().and_then(|t| env.get(t)) {
+                return b.name_text.clone();
+            }
+            interpolate(n, env).ok()?
+        }
+        ExprKind::Str(s) => s.clone(),
+        ExprKind::Quantity(q) => format!("{}{}", q.number, q.suffix.map_or("", Suffix::text)),
+        ExprKind::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    Some(raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect())
+}
+
+/// Resolves `{var}` parts of a name in `env`.
+pub fn interpolate(name: &Name, env: &Env) -> Result<String, Diagnostic> {
+    let mut out = String::new();
+    for part in &name.parts {
+        match part {
+            NamePart::Text(t) => out.push_str(t),
+            NamePart::Star => out.push('*'),
+            NamePart::Var(v) => match env.get(&v.text) {
+                Some(b) => match &b.name_text {
+                    Some(t) => out.push_str(t),
+                    None => {
+                        return Err(Diagnostic::error(
+                            "E0104",
+                            format!("`{{{}}}` cannot be part of a name", v.text),
+                            v.span,
+                            "its value is not a name, string or number",
+                        ))
+                    }
+                },
+                None => {
+                    return Err(Diagnostic::error("E0104", format!("unknown loop variable `{}`", v.text), v.span, "not bound by an enclosing `for`")
+                        .with_suggestion(closest(&v.text, env.names())))
+                }
+            },
+        }
+    }
+    Ok(out)
+}

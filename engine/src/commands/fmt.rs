@@ -1,0 +1,58 @@
+//! `exp fmt`: rewrites files in the canonical layout, or with `--check` reports those
+//! that are not.
+
+use anyhow::Context;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub fn run(files: &[PathBuf], check: bool) -> anyhow::Result<ExitCode> {
+    let mut unformatted = 0;
+    let mut broken = 0;
+    for file in files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let formatted = match exp_dsl::format::format_source(&text) {
+            Ok(f) => f,
+            Err(d) => {
+                let mut sources = exp_dsl::SourceMap::default();
+                let id = sources.add(file.display().to_string(), file, text.clone());
+                let d = exp_dsl::Diagnostic { primary: exp_dsl::diagnostic::Label { span: exp_dsl::span::Span { file: id, ..d.primary.span }, ..d.primary }, ..d };
+                eprint!("{}", exp_dsl::diagnostic::render(&sources, &[d], false));
+                broken += 1;
+                continue;
+            }
+        };
+        if formatted == text {
+            continue;
+        }
+        if check {
+            unformatted += 1;
+            println!("{} is not formatted", file.display());
+            print_diff(&text, &formatted);
+        } else {
+            write_atomically(file, &formatted)?;
+            println!("formatted {}", file.display());
+        }
+    }
+    Ok(if unformatted + broken > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The first differing lines, enough to see what `exp fmt` would change.
+fn print_diff(old: &str, new: &str) {
+    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    let first = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    for (i, line) in a.iter().enumerate().skip(first).take(3) {
+        println!("  {:>4} - {line}", i + 1);
+    }
+    for (i, line) in b.iter().enumerate().skip(first).take(3) {
+        println!("  {:>4} + {line}", i + 1);
+    }
+}
+
+/// Writes through a temporary file and a rename, so an interrupted `fmt` never leaves a
+/// half-written experiment.
+fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("med.fmt-tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Templates: benchmark records to question–option–answer text, chat records to SFT text.
+
+use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
+
+pub static RENDER: KindSchema = KindSchema {
+    name: "render",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[
+        Param::required("input", Ty::Input(&[Artifact::Documents]), "records to render"),
+        Param::required("template", Ty::Path, "minijinja template; its content is part of the node's identity"),
+        Param::with("format", Ty::Enum(&["text", "chat"]), Default::Sym("text"), "plain training text, or chat turns for SFT"),
+    ],
+    doc: "render records through a minijinja template",
+};

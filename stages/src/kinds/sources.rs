@@ -1,0 +1,86 @@
+//! Readers: each turns files into one stream of documents (id, text, language, metadata).
+
+use super::{LANG, NONNEG};
+use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
+
+/// Field mapping shared by the record readers: which record field is the text, the id,
+/// and which fields become metadata.
+const TEXT_FIELD: Param = Param::with("text", Ty::Str, Default::Str("text"), "record field holding the document text");
+const ID_FIELD: Param = Param::optional("id", Ty::Str, "record field holding the document id (PMID, DOI, …); a running number when absent");
+const LANG_FIELD: Param = Param::optional("lang", LANG, "the language of every document, when known; otherwise identified per document");
+const META_FIELD: Param =
+    Param::with("meta", Ty::Map(&Ty::Str), Default::Empty, "metadata name → record field, e.g. `{ doi: \"doi\", year: \"pub_year\" }`");
+
+const PATH: Param = Param::required("path", Ty::Path, "file or glob, relative to the .med file");
+const LICENCE: Param = Param::optional("licence", Ty::Str, "licence of every document, when the files do not say it");
+const LIMIT: Param = Param::optional("limit", NONNEG, "read at most this many documents (toy runs)");
+
+pub static JSONL: KindSchema = KindSchema {
+    name: "jsonl",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[PATH, TEXT_FIELD, ID_FIELD, LANG_FIELD, META_FIELD, LICENCE, LIMIT],
+    doc: "JSON lines, plain or compressed (.gz, .zst)",
+};
+
+pub static PARQUET: KindSchema = KindSchema {
+    name: "parquet",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[PATH, TEXT_FIELD, ID_FIELD, LANG_FIELD, META_FIELD, LICENCE, LIMIT],
+    doc: "Parquet files, one row per document",
+};
+
+pub static TEXT: KindSchema = KindSchema {
+    name: "text",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[
+        PATH,
+        Param::with("per", Ty::Enum(&["line", "file"]), Default::Sym("line"), "one document per line or per file"),
+        LANG_FIELD,
+        LICENCE,
+        LIMIT,
+    ],
+    doc: "plain text",
+};
+
+pub static CSV: KindSchema = KindSchema {
+    name: "csv",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[
+        PATH,
+        Param::with("header", Ty::Bool, Default::Bool(true), "whether the first row names the columns"),
+        Param::with("columns", Ty::List(&Ty::Str), Default::Empty, "column names, for files without a header"),
+        TEXT_FIELD,
+        ID_FIELD,
+        LANG_FIELD,
+        META_FIELD,
+        LICENCE,
+        LIMIT,
+    ],
+    doc: "CSV files (benchmark sets); each row a record",
+};
+
+pub static PUBMED_XML: KindSchema = KindSchema {
+    name: "pubmed_xml",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[PATH, LICENCE, LIMIT],
+    doc: "PubMed/MEDLINE XML: title and abstract sections, PMID, DOI, journal, year, MeSH",
+};
+
+pub static JATS: KindSchema = KindSchema {
+    name: "jats",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[PATH, LIMIT],
+    doc: "PMC JATS `.nxml`: body text, ids, and the licence from `<permissions>`",
+};

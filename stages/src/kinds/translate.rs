@@ -1,0 +1,63 @@
+//! Machine translation and En–Ja pairing.
+
+use super::{COUNT, LANG, NONNEG, SEED};
+use exp_dsl::schema::{Artifact, Constructor, Default, KindSchema, Param, Role, Ty};
+
+/// The MT engines `translate` can call.
+pub const ENGINES: &[Constructor] = &[
+    Constructor {
+        name: "command",
+        params: &[Param::required("run", Ty::Str, "command line of a process speaking JSON lines on stdin/stdout")],
+        doc: "an external process",
+    },
+    Constructor {
+        name: "openai",
+        params: &[
+            Param::required("url", Ty::Str, "base URL of an OpenAI-compatible server (vLLM)"),
+            Param::required("model", Ty::Str, "model name served there"),
+            Param::with("api_key_env", Ty::Str, Default::Str("OPENAI_API_KEY"), "environment variable holding the key"),
+            Param::with("temperature", Ty::Float { min: 0.0, max: 2.0 }, Default::Float(0.0), "sampling temperature"),
+        ],
+        doc: "an OpenAI-compatible HTTP endpoint",
+    },
+    Constructor {
+        name: "memory",
+        params: &[
+            Param::required("path", Ty::Path, "translation memory (JSONL of source/target pairs)"),
+            Param::with("source_field", Ty::Str, Default::Str("source"), "field with the source text"),
+            Param::with("target_field", Ty::Str, Default::Str("target"), "field with the translation"),
+        ],
+        doc: "a translation memory file",
+    },
+];
+
+pub static TRANSLATE: KindSchema = KindSchema {
+    name: "translate",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[
+        Param::required("input", Ty::Input(&[Artifact::Documents]), "documents to translate"),
+        Param::required("to", LANG, "target language"),
+        Param::required("engine", Ty::Variant(ENGINES), "the MT engine"),
+        Param::with("concurrency", COUNT, Default::Int(4), "translations in flight"),
+        Param::with("retries", NONNEG, Default::Int(3), "retries of a failed translation before it is excluded"),
+    ],
+    doc: "translate documents; failed translations are excluded and counted",
+};
+
+pub static PARALLEL: KindSchema = KindSchema {
+    name: "parallel",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[
+        Param::required("first", Ty::Input(&[Artifact::Documents]), "one side (e.g. English abstracts)"),
+        Param::required("second", Ty::Input(&[Artifact::Documents]), "the other side (e.g. their translations)"),
+        Param::with("by", Ty::Enum(&["id", "doi", "pmid"]), Default::Sym("id"), "identifier pairing the two sides"),
+        Param::with("order", Ty::Enum(&["shuffled", "first", "second"]), Default::Sym("shuffled"), "language order in each pair: random per pair, or fixed"),
+        Param::with("separator", Ty::Str, Default::Str("\n\n"), "text between the two sides"),
+        Param::with("seed", SEED, Default::Int(0), "seed of the per-pair order"),
+    ],
+    doc: "pair documents of two sources by id into one training text each",
+};

@@ -1,0 +1,75 @@
+//! Every stage kind of `exp`. Each kind lives in one module of [`kinds`] and declares its
+//! parameter schema as a constant; [`catalog`] gathers them for the checker. The
+//! implementations (readers, filters, the burn trainer, evaluation) land beside the
+//! schemas as they are built; the burn-dependent trainer will live in its own crate so
+//! this one stays quick to build.
+
+pub mod kinds;
+
+use exp_dsl::schema::{Catalog, KindSchema};
+
+/// All stage kinds, in the order `exp stages` lists them.
+pub static KINDS: &[&KindSchema] = &[
+    &kinds::sources::JSONL,
+    &kinds::sources::PARQUET,
+    &kinds::sources::TEXT,
+    &kinds::sources::CSV,
+    &kinds::sources::PUBMED_XML,
+    &kinds::sources::JATS,
+    &kinds::filters::LICENCE,
+    &kinds::filters::LANGUAGE,
+    &kinds::filters::LENGTH,
+    &kinds::filters::DEDUP,
+    &kinds::filters::NEAR_DEDUP,
+    &kinds::filters::DECONTAMINATE,
+    &kinds::filters::SPLIT,
+    &kinds::translate::TRANSLATE,
+    &kinds::translate::PARALLEL,
+    &kinds::render::RENDER,
+    &kinds::mix::MIX,
+    &kinds::tokenize::SENTENCEPIECE,
+    &kinds::tokenize::TOKENIZE,
+    &kinds::model::MIXTRAL,
+    &kinds::model::HF_CHECKPOINT,
+    &kinds::train::CPT,
+    &kinds::train::MEGATRON_CPT,
+    &kinds::train::SFT,
+    &kinds::eval::JMEDBENCH,
+    &kinds::report::COMPARE,
+    &kinds::report::CORPUS_CARD,
+];
+
+/// The catalogue the checker uses.
+pub fn catalog() -> Catalog {
+    Catalog { kinds: KINDS, mixture_kind: kinds::mix::MIX.name }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use exp_dsl::schema::{Default, Ty};
+
+    #[test]
+    fn kind_names_are_unique_and_parameters_well_formed() {
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "duplicate stage kind");
+        for k in KINDS {
+            assert!(k.version >= 1, "{} has no version", k.name);
+            let mut params: Vec<&str> = k.params.iter().map(|p| p.name).collect();
+            params.sort_unstable();
+            let n = params.len();
+            params.dedup();
+            assert_eq!(n, params.len(), "{} repeats a parameter", k.name);
+            for p in k.params {
+                // Input parameters cannot have a literal default.
+                if matches!(p.ty, Ty::Input(_)) {
+                    assert!(matches!(p.default, Default::Required | Default::Optional), "{}.{}", k.name, p.name);
+                }
+                assert!(!p.doc.is_empty(), "{}.{} is undocumented", k.name, p.name);
+            }
+        }
+    }
+}
