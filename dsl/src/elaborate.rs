@@ -145,7 +145,7 @@ impl<'a> Elaborator<'a> {
                     .with_help("put the parameters in the call: `f(x) { key: value }`"),
             );
         }
-        let (expr, env) = self.resolve_alias(&def.value, &env);
+        let (expr, env) = self.resolve_alias(&def.value, &env)?;
         let ExprKind::Call(call) = &expr.kind else {
             self.diags.push(
                 Diagnostic::error("E0204", format!("expected a stage call, found {}", self.describe(&expr, &env)), expr.span, "expected a call like `jsonl(\"data/*.jsonl\")`")
@@ -201,11 +201,9 @@ impl<'a> Elaborator<'a> {
     /// Binds a call's arguments to a stage kind's parameters and creates its node.
     #[allow(clippy::too_many_arguments)]
     fn stage_node(&mut self, kind: &'static KindSchema, call: &Call, span: Span, env: &Rc<Env>, name: &str, def: &str, at: String) -> Option<String> {
-        let bound = self.bind(kind.params, call, env, &format!("stage `{}`", kind.name));
+        let (bound, mut ok) = self.bind(kind.params, call, env, &format!("stage `{}`", kind.name));
         let mut params = BTreeMap::new();
         let mut inputs = Vec::new();
-        let mut ok = bound.is_some();
-        let bound = bound.unwrap_or_default();
         for p in kind.params {
             ok &= self.param(p, bound.get(p.name), span, env, name, &format!("stage `{}`", kind.name), &mut params, &mut inputs);
         }
@@ -273,9 +271,10 @@ impl<'a> Elaborator<'a> {
         }
     }
 
-    /// Matches positional, named and trailing-record arguments to parameters. `None` when
-    /// an argument could not be placed (the error is reported).
-    fn bind(&mut self, params: &'static [Param], call: &Call, env: &Rc<Env>, what: &str) -> Option<Bound> {
+    /// Matches positional, named and trailing-record arguments to parameters. The flag is
+    /// false when an argument could not be placed (the error is reported); the arguments
+    /// that could are still returned, so their own errors are found in the same pass.
+    fn bind(&mut self, params: &'static [Param], call: &Call, env: &Rc<Env>, what: &str) -> (Bound, bool) {
         let mut bound: Bound = HashMap::new();
         let mut ok = true;
         let mut seen_named = false;
@@ -325,14 +324,16 @@ impl<'a> Elaborator<'a> {
             }
             bound.insert(param.name, (value.clone(), env.clone(), span));
         }
-        ok.then_some(bound)
+        (bound, ok)
     }
 
     // --- references ------------------------------------------------------------------------
 
     /// Follows loop variables and `let` constants to the expression they stand for.
-    fn resolve_alias(&mut self, expr: &Expr, env: &Rc<Env>) -> (Expr, Rc<Env>) {
+    /// `None` when constants refer to each other in a cycle (reported here).
+    fn resolve_alias(&mut self, expr: &Expr, env: &Rc<Env>) -> Option<(Expr, Rc<Env>)> {
         let (mut expr, mut env) = (expr.clone(), env.clone());
+        let mut followed: Vec<usize> = Vec::new();
         for _ in 0..=MAX_LET_DEPTH {
             let ExprKind::Ref(name) = &expr.kind else { break };
             let Some(text) = name.plain() else { break };
@@ -345,6 +346,17 @@ impl<'a> Elaborator<'a> {
             match self.ns.lookup(text) {
                 Some(i) if self.ns.instances[i].is_let() => {
                     self.used[i] = true;
+                    if let Some(start) = followed.iter().position(|&f| f == i) {
+                        let chain: Vec<&str> =
+                            followed[start..].iter().chain(std::iter::once(&i)).map(|&f| self.ns.instances[f].name.as_str()).collect();
+                        let inst = &self.ns.instances[i];
+                        self.diags.push(
+                            Diagnostic::error("E0107", format!("constant `{text}` refers to itself: {}", chain.join(" → ")), inst.def.name.span, "defined in terms of itself")
+                                .with_help("give one of the constants a value"),
+                        );
+                        return None;
+                    }
+                    followed.push(i);
                     let inst = &self.ns.instances[i];
                     expr = inst.def.value.clone();
                     env = inst.env.clone();
@@ -356,13 +368,13 @@ impl<'a> Elaborator<'a> {
             let inner = (**inner).clone();
             return self.resolve_alias(&inner, &env);
         }
-        (expr, env)
+        Some((expr, env))
     }
 
     /// Resolves an input parameter: references (globs too, where `many`), inline stage
     /// calls and, where `many`, lists of them. Returns the input keys, sorted for globs.
     fn inputs(&mut self, expr: &Expr, env: &Rc<Env>, arts: &[Artifact], many: bool, inline_name: &str) -> Option<Vec<String>> {
-        let (expr, env) = self.resolve_alias(expr, env);
+        let (expr, env) = self.resolve_alias(expr, env)?;
         match &expr.kind {
             ExprKind::List(items) if many => {
                 let mut keys = Vec::new();
@@ -526,11 +538,9 @@ impl<'a> Elaborator<'a> {
         let mut bound: Bound = HashMap::new();
         for (field, fenv) in &mixture.with {
             let fake = Call { trailing: Some(Record { fields: vec![field.clone()], span: field.span }), ..call.clone() };
-            if let Some(b) = self.bind(kind.params, &fake, fenv, "a mixture") {
-                bound.extend(b);
-            } else {
-                ok = false;
-            }
+            let (b, placed) = self.bind(kind.params, &fake, fenv, "a mixture");
+            bound.extend(b);
+            ok &= placed;
         }
         for p in kind.params {
             ok &= self.param(p, bound.get(p.name), def.value.span, &env, &name, "a mixture", &mut params, &mut inputs);
@@ -560,7 +570,7 @@ impl<'a> Elaborator<'a> {
 
     /// Evaluates mixture algebra to a member list.
     fn mixture(&mut self, expr: &Expr, env: &Rc<Env>) -> Option<Mixture> {
-        let (expr, env) = self.resolve_alias(expr, env);
+        let (expr, env) = self.resolve_alias(expr, env)?;
         match &expr.kind {
             ExprKind::Mix { first, rest } => {
                 let mut acc = self.mixture(first, &env)?;
@@ -667,7 +677,7 @@ impl<'a> Elaborator<'a> {
     fn value(&mut self, expr: &Expr, ty: &'static Ty, env: &Rc<Env>, what: &str) -> Option<Value> {
         // An enum symbol or constructor name is not a definition reference: only loop
         // variables and `let`s are followed.
-        let (expr, env) = self.resolve_alias(expr, env);
+        let (expr, env) = self.resolve_alias(expr, env)?;
         let mismatch = |this: &mut Self| {
             let found = this.describe(&expr, &env);
             this.diags.push(Diagnostic::error("E0204", format!("`{what}` expects {}, found {found}", ty.describe()), expr.span, format!("expected {}", ty.describe())));
@@ -793,10 +803,9 @@ impl<'a> Elaborator<'a> {
     /// A record or constructor call bound against `fields`, defaults filled; constructors
     /// record their name under `type`.
     fn constructed(&mut self, fields: &'static [Param], call: &Call, span: Span, env: &Rc<Env>, what: &str, ctor: Option<&str>) -> Option<Value> {
-        let bound = self.bind(fields, call, env, what)?;
+        let (bound, mut ok) = self.bind(fields, call, env, what);
         let mut params = BTreeMap::new();
         let mut inputs = Vec::new();
-        let mut ok = true;
         for p in fields {
             ok &= self.param(p, bound.get(p.name), span, env, "", what, &mut params, &mut inputs);
         }

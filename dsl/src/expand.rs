@@ -213,9 +213,13 @@ impl Expander<'_> {
             if def.is_override && prev_file != file {
                 self.ns.instances[prev].dead = true;
             } else {
-                let diag = if from_loop.is_some() || prev_loop.is_some() {
+                let diag = if prev_span == def.name.span {
+                    let var = env.names().last().unwrap_or("c").to_string();
+                    Diagnostic::error("E0103", format!("every iteration of the loop defines `{name}`"), def.name.span, format!("gives `{name}` each time"))
+                        .with_help(format!("interpolate the loop variable into the name, e.g. `{}_{{{var}}}`", def.name.source_text()))
+                } else if from_loop.is_some() || prev_loop.is_some() {
                     Diagnostic::error("E0103", format!("the name `{name}` is produced twice"), def.name.span, format!("`{}` gives `{name}` here", def.name.source_text()))
-                        .with_secondary(prev_span, "and here")
+                        .with_secondary(prev_span, format!("`{name}` is already defined here"))
                         .with_help("make interpolated names unique, e.g. by interpolating every loop variable")
                 } else {
                     Diagnostic::error("E0102", format!("`{name}` is defined twice"), def.name.span, "defined again here")

@@ -19,7 +19,7 @@ pub const MAX_NESTING: usize = 64;
 /// Parses one file. On a syntax error, returns the diagnostic for the first one.
 pub fn parse(file: FileId, text: &str) -> Result<Module, Diagnostic> {
     check_nesting(file, text)?;
-    let mut pairs = MedParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, &e))?;
+    let mut pairs = MedParser::parse(Rule::file, text).map_err(|_| detailed_error(file, text, Rule::file))?;
     let file_pair = pairs.next().expect("the `file` rule always yields one pair");
     let b = Builder { file, text };
     let items = file_pair
@@ -33,7 +33,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Module, Diagnostic> {
 /// Parses a standalone expression (used by tests and by the formatter's self-check).
 pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
     check_nesting(file, text)?;
-    let mut pairs = MedParser::parse(Rule::expr, text).map_err(|e| syntax_error(file, text, &e))?;
+    let mut pairs = MedParser::parse(Rule::expr, text).map_err(|_| detailed_error(file, text, Rule::expr))?;
     let pair = pairs.next().expect("the `expr` rule yields one pair");
     Ok(Builder { file, text }.expr(pair))
 }
@@ -91,7 +91,6 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::definition | Rule::def_kind => "a definition (`source`, `corpus`, `model`, `pretrain`, `let`, …)",
         Rule::kw_override => "`override`",
         Rule::expr | Rule::rhs | Rule::arg => "an expression",
-        Rule::mix_op => "`+` or `-`",
         Rule::schedule => "a schedule",
         Rule::quantity | Rule::number => "a number",
         Rule::suffix => "a suffix (`k`, `M`, `B`, `%`)",
@@ -120,34 +119,87 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
     })
 }
 
+/// Parses again with pest's error detail on, which also records the literal tokens
+/// (`=`, `)`, `,`) expected at the failure. It costs time, so only the error path pays.
+fn detailed_error(file: FileId, text: &str, rule: Rule) -> Diagnostic {
+    pest::set_error_detail(true);
+    let result = MedParser::parse(rule, text);
+    pest::set_error_detail(false);
+    match result {
+        Err(e) => syntax_error(file, text, &e),
+        Ok(_) => unreachable!("the same input cannot parse the second time"),
+    }
+}
+
 fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
     use pest::error::{ErrorVariant, InputLocation};
-    let pos = match e.location {
+    let mut pos = match e.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let expected: Vec<&str> = match &e.variant {
-        ErrorVariant::ParsingError { positives, .. } => {
-            let mut v: Vec<&str> = positives.iter().filter_map(|r| describe_rule(*r)).collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        }
+    let mut expected: Vec<String> = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.iter().filter_map(|r| describe_rule(*r)).map(str::to_string).collect(),
         ErrorVariant::CustomError { .. } => Vec::new(),
     };
+    if let Some(attempts) = e.parse_attempts() {
+        if attempts.max_position >= pos {
+            if attempts.max_position > pos {
+                expected.clear();
+            }
+            pos = attempts.max_position;
+            for token in attempts.expected_tokens() {
+                // Punctuation only: keywords, letters and digit ranges are covered by the
+                // rule descriptions.
+                let token = token.to_string();
+                if !token.is_empty() && token.chars().all(|c| c.is_ascii_punctuation() && c != '_') && token != ".." && token != "#" {
+                    expected.push(format!("`{token}`"));
+                }
+            }
+        }
+    }
+    // pest reports the position before skipped whitespace; point at what follows it.
+    let skipped = text[pos..].len() - text[pos..].trim_start_matches([' ', '\t', '\r']).len();
+    pos += skipped;
+    expected.sort();
+    expected.dedup();
+    if let Some(open) = unterminated_string(text, pos) {
+        return Diagnostic::error("E0001", "unterminated string", Span::new(file, open, open + 1), "this string is not closed on its line")
+            .with_help("close it with `\"`; a string cannot span lines (write `\\n` for a line break)");
+    }
     let found = describe_found(&text[pos..]);
     let end = (pos + found.1).min(text.len());
     let expectation = match expected.as_slice() {
         [] => "something else".to_string(),
-        [one] => (*one).to_string(),
+        [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     };
+    let word: String = text[pos..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    let keywords = ["experiment", "import", "profile", "for", "override"].into_iter().chain(crate::ast::DefKind::ALL.iter().map(|k| k.keyword()));
     Diagnostic::error(
         "E0001",
         format!("expected {expectation}, found {}", found.0),
         Span::new(file, pos, end),
         format!("expected {expectation}"),
     )
+    .with_suggestion(if word.is_empty() { None } else { crate::suggest::closest(&word, keywords) })
+}
+
+/// The opening quote of a string left open on the line of `pos`, if any.
+fn unterminated_string(text: &str, pos: usize) -> Option<usize> {
+    let line_start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
+    let line = &text[line_start..line_end];
+    let comment = comment_start(line).unwrap_or(line.len());
+    let (mut open, mut escaped) = (None, false);
+    for (i, c) in line[..comment].char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if open.is_some() => escaped = true,
+            '"' => open = if open.is_some() { None } else { Some(line_start + i) },
+            _ => {}
+        }
+    }
+    open
 }
 
 /// A short description of the text at an error position and its byte length.

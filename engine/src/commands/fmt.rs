@@ -36,16 +36,10 @@ pub fn run(files: &[PathBuf], check: bool) -> anyhow::Result<ExitCode> {
     Ok(if unformatted + broken > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-/// The first differing lines, enough to see what `exp fmt` would change.
+/// A unified diff of what `exp fmt` would change.
 fn print_diff(old: &str, new: &str) {
-    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
-    let first = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
-    for (i, line) in a.iter().enumerate().skip(first).take(3) {
-        println!("  {:>4} - {line}", i + 1);
-    }
-    for (i, line) in b.iter().enumerate().skip(first).take(3) {
-        println!("  {:>4} + {line}", i + 1);
-    }
+    let diff = similar::TextDiff::from_lines(old, new);
+    print!("{}", diff.unified_diff().context_radius(1).header("current", "formatted"));
 }
 
 /// Writes through a temporary file and a rename, so an interrupted `fmt` never leaves a
