@@ -99,17 +99,8 @@ impl<'a> Files<'a> for CsFiles<'a> {
         Ok(self.0.get(id).line_col(byte_index).0 - 1)
     }
     fn line_range(&'a self, id: usize, line_index: usize) -> Result<Range<usize>, FilesError> {
-        let text = &self.0.get(id).text;
-        let start = text
-            .split_inclusive('\n')
-            .take(line_index)
-            .map(str::len)
-            .sum::<usize>();
-        if start > text.len() {
-            return Err(FilesError::LineTooLarge { given: line_index, max: 0 });
-        }
-        let end = text[start..].find('\n').map_or(text.len(), |i| start + i + 1);
-        Ok(start..end)
+        let file = self.0.get(id);
+        file.line_range(line_index).ok_or(FilesError::LineTooLarge { given: line_index, max: file.line_col(file.text.len()).0 - 1 })
     }
 }
 
@@ -129,19 +120,29 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
         .with_notes(d.help.iter().map(|h| format!("help: {h}")).collect())
 }
 
+/// Most diagnostics rendered in full; the rest are counted, since a generated file can
+/// produce thousands of the same message.
+pub const MAX_RENDERED: usize = 200;
+
 /// Renders diagnostics in rustc's layout. `color` chooses ANSI colours (a terminal) or
 /// plain text (a pipe or a file).
 pub fn render(sources: &SourceMap, diagnostics: &[Diagnostic], color: bool) -> String {
     let mut buffer = if color { term::termcolor::Buffer::ansi() } else { term::termcolor::Buffer::no_color() };
     let config = term::Config::default();
     let files = CsFiles(sources);
-    for d in diagnostics {
+    // Errors first, so a flood of warnings never hides them.
+    let mut ordered: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    ordered.extend(diagnostics.iter().filter(|d| !d.is_error()));
+    for d in ordered.iter().take(MAX_RENDERED) {
         // Writing into an in-memory buffer only fails on a span outside its file, which
         // the checker never produces; fall back to a one-line form rather than lose it.
         if term::emit(&mut buffer, &config, &files, &to_codespan(d)).is_err() {
             let line = format!("{}[{}]: {} ({})\n", severity_word(d.severity), d.code, d.message, sources.location(d.primary.span));
             buffer = append_plain(buffer, &line);
         }
+    }
+    if ordered.len() > MAX_RENDERED {
+        buffer = append_plain(buffer, &format!("… and {} more diagnostics not shown\n\n", ordered.len() - MAX_RENDERED));
     }
     String::from_utf8_lossy(buffer.as_slice()).into_owned()
 }

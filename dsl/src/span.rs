@@ -38,6 +38,13 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// Byte range of a 0-based line, with its line break; `None` past the end.
+    pub fn line_range(&self, line: usize) -> Option<std::ops::Range<usize>> {
+        let start = *self.line_starts.get(line)?;
+        let end = self.line_starts.get(line + 1).copied().unwrap_or(self.text.len());
+        Some(start..end)
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let line = self.line_starts.partition_point(|&s| s <= offset).saturating_sub(1);
