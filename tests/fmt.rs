@@ -11,7 +11,8 @@ fn the_experiments_are_formatted() {
 #[test]
 fn fmt_rewrites_in_place_and_check_reports_without_writing() {
     let d = Dir::new();
-    let messy = "experiment   \"x\"   # the study\nsource a=jsonl(\"a.jsonl\",lang:en)\n\n\n\nreport r=corpus_card([{a}])\n";
+    let messy =
+        "experiment   \"x\"   # the study\nsource a=jsonl(\"a.jsonl\",lang:en)\n\n\n\nreport r=corpus_card([{a}])\n";
     d.write("m.med", messy);
     let check = d.exp(&["fmt", "--check", "m.med"]);
     assert_eq!(check.status, 1);

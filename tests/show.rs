@@ -17,7 +17,9 @@ fn the_study_lowers_to_its_graph() {
     let dominant = by_name("en_dominant");
     let balance = by_name("enja_balance");
     let hybrid = by_name("enja_hybrid");
-    let members = |n: &serde_yaml::Value| n["inputs"].as_sequence().expect("inputs").iter().filter(|i| i["role"] == "member").count();
+    let members = |n: &serde_yaml::Value| {
+        n["inputs"].as_sequence().expect("inputs").iter().filter(|i| i["role"] == "member").count()
+    };
     assert_eq!(members(dominant), 12);
     assert_eq!(members(balance), 12 + 9);
     assert_eq!(members(hybrid), 12 + 9 - 2 + 2);
@@ -42,7 +44,9 @@ fn the_toy_profile_changes_only_what_it_sets() {
     let full = lowered(&["show", "--lowered", "experiments/corpus-expansion.med"]);
     let toy = lowered(&["show", "--lowered", "--profile", "toy", "experiments/corpus-expansion.med"]);
     assert_eq!(toy["profile"], "toy");
-    let find = |g: &serde_yaml::Value, n: &str| g["nodes"].as_sequence().expect("nodes").iter().find(|x| x["name"] == n).cloned().expect("node");
+    let find = |g: &serde_yaml::Value, n: &str| {
+        g["nodes"].as_sequence().expect("nodes").iter().find(|x| x["name"] == n).cloned().expect("node")
+    };
     assert_eq!(find(&toy, "cpt_en_dominant")["params"]["seq"], 256);
     assert_eq!(find(&full, "cpt_en_dominant")["params"]["seq"], 4096);
     assert_eq!(find(&toy, "base")["kind"], "mixtral");

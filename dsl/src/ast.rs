@@ -11,9 +11,15 @@ pub struct Module {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
     /// `experiment "name"`
-    Header { name: String, span: Span },
+    Header {
+        name: String,
+        span: Span,
+    },
     /// `import "path.med"`
-    Import { path: String, span: Span },
+    Import {
+        path: String,
+        span: Span,
+    },
     /// `profile toy { let x = … }`: overrides of `let` constants chosen with `--profile`.
     Profile(Profile),
     For(ForLoop),
@@ -192,9 +198,16 @@ pub enum ExprKind {
     /// `{ a, b * 2, c @ 4B tokens }`
     Set(Vec<Member>),
     /// `peak -> floor shape`
-    Schedule { peak: Quantity, floor: Quantity, shape: Option<Ident> },
+    Schedule {
+        peak: Quantity,
+        floor: Quantity,
+        shape: Option<Ident>,
+    },
     /// `first (+|-) rest…`, left-associative mixture algebra.
-    Mix { first: Box<Expr>, rest: Vec<(MixOp, Expr)> },
+    Mix {
+        first: Box<Expr>,
+        rest: Vec<(MixOp, Expr)>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -100,7 +100,8 @@ impl<'a> Files<'a> for CsFiles<'a> {
     }
     fn line_range(&'a self, id: usize, line_index: usize) -> Result<Range<usize>, FilesError> {
         let file = self.0.get(id);
-        file.line_range(line_index).ok_or(FilesError::LineTooLarge { given: line_index, max: file.line_col(file.text.len()).0 - 1 })
+        file.line_range(line_index)
+            .ok_or(FilesError::LineTooLarge { given: line_index, max: file.line_col(file.text.len()).0 - 1 })
     }
 }
 
@@ -111,9 +112,11 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
     };
     let mut labels = vec![cs::Label::primary(d.primary.span.file, d.primary.span.start..d.primary.span.end)
         .with_message(&d.primary.message)];
-    labels.extend(d.secondary.iter().map(|l| {
-        cs::Label::secondary(l.span.file, l.span.start..l.span.end).with_message(&l.message)
-    }));
+    labels.extend(
+        d.secondary
+            .iter()
+            .map(|l| cs::Label::secondary(l.span.file, l.span.start..l.span.end).with_message(&l.message)),
+    );
     base.with_code(d.code)
         .with_message(&d.message)
         .with_labels(labels)
@@ -137,12 +140,19 @@ pub fn render(sources: &SourceMap, diagnostics: &[Diagnostic], color: bool) -> S
         // Writing into an in-memory buffer only fails on a span outside its file, which
         // the checker never produces; fall back to a one-line form rather than lose it.
         if term::emit(&mut buffer, &config, &files, &to_codespan(d)).is_err() {
-            let line = format!("{}[{}]: {} ({})\n", severity_word(d.severity), d.code, d.message, sources.location(d.primary.span));
+            let line = format!(
+                "{}[{}]: {} ({})\n",
+                severity_word(d.severity),
+                d.code,
+                d.message,
+                sources.location(d.primary.span)
+            );
             buffer = append_plain(buffer, &line);
         }
     }
     if ordered.len() > MAX_RENDERED {
-        buffer = append_plain(buffer, &format!("… and {} more diagnostics not shown\n\n", ordered.len() - MAX_RENDERED));
+        buffer =
+            append_plain(buffer, &format!("… and {} more diagnostics not shown\n\n", ordered.len() - MAX_RENDERED));
     }
     String::from_utf8_lossy(buffer.as_slice()).into_owned()
 }

@@ -92,12 +92,22 @@ impl<'a> Elaborator<'a> {
         for (id, inst) in self.ns.instances.iter().enumerate() {
             let reportable = matches!(
                 inst.def.kind,
-                DefKind::Let | DefKind::Tokenizer | DefKind::Source | DefKind::Corpus | DefKind::Dataset | DefKind::Model
+                DefKind::Let
+                    | DefKind::Tokenizer
+                    | DefKind::Source
+                    | DefKind::Corpus
+                    | DefKind::Dataset
+                    | DefKind::Model
             );
             if inst.in_root && !inst.dead && reportable && !self.used[id] {
                 self.diags.push(
-                    Diagnostic::warning("W0001", format!("`{}` is defined but never used", inst.name), inst.def.name.span, "never used")
-                        .with_help("use it in another definition, or remove it"),
+                    Diagnostic::warning(
+                        "W0001",
+                        format!("`{}` is defined but never used", inst.name),
+                        inst.def.name.span,
+                        "never used",
+                    )
+                    .with_help("use it in another definition, or remove it"),
                 );
             }
         }
@@ -127,7 +137,8 @@ impl<'a> Elaborator<'a> {
         }
         self.state[id] = State::InProgress;
         self.stack.push(id);
-        let result = if self.ns.instances[id].def.kind == DefKind::Corpus { self.corpus(id) } else { self.stage_definition(id) };
+        let result =
+            if self.ns.instances[id].def.kind == DefKind::Corpus { self.corpus(id) } else { self.stage_definition(id) };
         self.stack.pop();
         self.state[id] = match &result {
             Some(d) => State::Done(d.clone()),
@@ -148,8 +159,17 @@ impl<'a> Elaborator<'a> {
         let (expr, env) = self.resolve_alias(&def.value, &env)?;
         let ExprKind::Call(call) = &expr.kind else {
             self.diags.push(
-                Diagnostic::error("E0204", format!("expected a stage call, found {}", self.describe(&expr, &env)), expr.span, "expected a call like `jsonl(\"data/*.jsonl\")`")
-                    .with_help(format!("a `{}` definition is made by a stage: {}", def.kind.keyword(), self.kinds_for(def.kind).join(", "))),
+                Diagnostic::error(
+                    "E0204",
+                    format!("expected a stage call, found {}", self.describe(&expr, &env)),
+                    expr.span,
+                    "expected a call like `jsonl(\"data/*.jsonl\")`",
+                )
+                .with_help(format!(
+                    "a `{}` definition is made by a stage: {}",
+                    def.kind.keyword(),
+                    self.kinds_for(def.kind).join(", ")
+                )),
             );
             return None;
         };
@@ -161,7 +181,8 @@ impl<'a> Elaborator<'a> {
 
     /// The stage kinds a definition keyword may hold, for help lines.
     fn kinds_for(&self, def: DefKind) -> Vec<String> {
-        let mut v: Vec<String> = self.catalog.kinds.iter().filter(|k| k.allowed_under(def)).map(|k| format!("`{}`", k.name)).collect();
+        let mut v: Vec<String> =
+            self.catalog.kinds.iter().filter(|k| k.allowed_under(def)).map(|k| format!("`{}`", k.name)).collect();
         if v.len() > 8 {
             v.truncate(8);
             v.push("…".into());
@@ -172,22 +193,38 @@ impl<'a> Elaborator<'a> {
     fn stage_kind(&mut self, call: &Call, def: DefKind) -> Option<&'static KindSchema> {
         let callee = call.callee.source_text();
         let Some(kind) = self.catalog.kind(&callee).filter(|_| call.callee.plain().is_some()) else {
-            let fitting: Vec<&str> = self.catalog.kinds.iter().filter(|k| k.allowed_under(def)).map(|k| k.name).collect();
+            let fitting: Vec<&str> =
+                self.catalog.kinds.iter().filter(|k| k.allowed_under(def)).map(|k| k.name).collect();
             let all = self.catalog.kinds.iter().map(|k| k.name);
             let suggestion = closest(&callee, fitting.iter().copied()).or_else(|| closest(&callee, all));
             self.diags.push(
-                Diagnostic::error("E0201", format!("unknown stage `{callee}`"), call.callee.span, "no stage of this name")
-                    .with_suggestion(suggestion)
-                    .with_help(format!("stages for `{}`: {}", def.keyword(), self.kinds_for(def).join(", "))),
+                Diagnostic::error(
+                    "E0201",
+                    format!("unknown stage `{callee}`"),
+                    call.callee.span,
+                    "no stage of this name",
+                )
+                .with_suggestion(suggestion)
+                .with_help(format!(
+                    "stages for `{}`: {}",
+                    def.keyword(),
+                    self.kinds_for(def).join(", ")
+                )),
             );
             return None;
         };
         if !kind.allowed_under(def) {
-            let fits: Vec<&str> = DefKind::ALL.iter().filter(|d| kind.allowed_under(**d)).map(|d| d.keyword()).collect();
+            let fits: Vec<&str> =
+                DefKind::ALL.iter().filter(|d| kind.allowed_under(**d)).map(|d| d.keyword()).collect();
             self.diags.push(
                 Diagnostic::error(
                     "E0209",
-                    format!("stage `{}` makes {}, which a `{}` definition cannot hold", kind.name, kind.output.describe(), def.keyword()),
+                    format!(
+                        "stage `{}` makes {}, which a `{}` definition cannot hold",
+                        kind.name,
+                        kind.output.describe(),
+                        def.keyword()
+                    ),
                     call.callee.span,
                     format!("`{}` expects {}", def.keyword(), self.kinds_for(def).join(", ")),
                 )
@@ -200,19 +237,54 @@ impl<'a> Elaborator<'a> {
 
     /// Binds a call's arguments to a stage kind's parameters and creates its node.
     #[allow(clippy::too_many_arguments)]
-    fn stage_node(&mut self, kind: &'static KindSchema, call: &Call, span: Span, env: &Rc<Env>, name: &str, def: &str, at: String) -> Option<String> {
+    fn stage_node(
+        &mut self,
+        kind: &'static KindSchema,
+        call: &Call,
+        span: Span,
+        env: &Rc<Env>,
+        name: &str,
+        def: &str,
+        at: String,
+    ) -> Option<String> {
         let (bound, mut ok) = self.bind(kind.params, call, env, &format!("stage `{}`", kind.name));
         let mut params = BTreeMap::new();
         let mut inputs = Vec::new();
         for p in kind.params {
-            ok &= self.param(p, bound.get(p.name), span, env, name, &format!("stage `{}`", kind.name), &mut params, &mut inputs);
+            ok &= self.param(
+                p,
+                bound.get(p.name),
+                span,
+                env,
+                name,
+                &format!("stage `{}`", kind.name),
+                &mut params,
+                &mut inputs,
+            );
         }
         ok.then(|| self.push_node(kind, name, def, params, inputs, at))
     }
 
-    fn push_node(&mut self, kind: &KindSchema, name: &str, def: &str, params: BTreeMap<String, Value>, inputs: Vec<Input>, at: String) -> String {
+    fn push_node(
+        &mut self,
+        kind: &KindSchema,
+        name: &str,
+        def: &str,
+        params: BTreeMap<String, Value>,
+        inputs: Vec<Input>,
+        at: String,
+    ) -> String {
         let key = node_key(kind.name, &params, &inputs);
-        self.nodes.push(Node { key: key.clone(), name: name.to_string(), def: def.to_string(), kind: kind.name.to_string(), version: kind.version, params, inputs, at });
+        self.nodes.push(Node {
+            key: key.clone(),
+            name: name.to_string(),
+            def: def.to_string(),
+            kind: kind.name.to_string(),
+            version: kind.version,
+            params,
+            inputs,
+            at,
+        });
         key
     }
 
@@ -262,8 +334,18 @@ impl<'a> Elaborator<'a> {
                 }
                 None => {
                     self.diags.push(
-                        Diagnostic::error("E0203", format!("missing parameter `{}` of {what}", p.name), call_span, format!("`{}` is required", p.name))
-                            .with_help(format!("add `{}: …` ({}): {}", p.name, p.ty.describe(), p.doc)),
+                        Diagnostic::error(
+                            "E0203",
+                            format!("missing parameter `{}` of {what}", p.name),
+                            call_span,
+                            format!("`{}` is required", p.name),
+                        )
+                        .with_help(format!(
+                            "add `{}: …` ({}): {}",
+                            p.name,
+                            p.ty.describe(),
+                            p.doc
+                        )),
                     );
                     false
                 }
@@ -283,7 +365,12 @@ impl<'a> Elaborator<'a> {
         for (position, (name, value, span)) in args.enumerate() {
             let param = match name {
                 None if seen_named => {
-                    self.diags.push(Diagnostic::error("E0207", "positional argument after named ones", span, "give this argument a name"));
+                    self.diags.push(Diagnostic::error(
+                        "E0207",
+                        "positional argument after named ones",
+                        span,
+                        "give this argument a name",
+                    ));
                     ok = false;
                     continue;
                 }
@@ -291,8 +378,16 @@ impl<'a> Elaborator<'a> {
                     Some(p) => p,
                     None => {
                         self.diags.push(
-                            Diagnostic::error("E0207", format!("too many positional arguments to {what}"), span, format!("{what} takes {} positional arguments at most", params.len()))
-                                .with_help(format!("its parameters are: {}", params.iter().map(|p| format!("`{}`", p.name)).collect::<Vec<_>>().join(", "))),
+                            Diagnostic::error(
+                                "E0207",
+                                format!("too many positional arguments to {what}"),
+                                span,
+                                format!("{what} takes {} positional arguments at most", params.len()),
+                            )
+                            .with_help(format!(
+                                "its parameters are: {}",
+                                params.iter().map(|p| format!("`{}`", p.name)).collect::<Vec<_>>().join(", ")
+                            )),
                         );
                         ok = false;
                         continue;
@@ -304,9 +399,17 @@ impl<'a> Elaborator<'a> {
                         Some(p) => p,
                         None => {
                             self.diags.push(
-                                Diagnostic::error("E0202", format!("unknown parameter `{}` for {what}", n.text), n.span, "unknown parameter")
-                                    .with_suggestion(closest(&n.text, params.iter().map(|p| p.name)))
-                                    .with_help(format!("{what} takes: {}", params.iter().map(|p| format!("`{}`", p.name)).collect::<Vec<_>>().join(", "))),
+                                Diagnostic::error(
+                                    "E0202",
+                                    format!("unknown parameter `{}` for {what}", n.text),
+                                    n.span,
+                                    "unknown parameter",
+                                )
+                                .with_suggestion(closest(&n.text, params.iter().map(|p| p.name)))
+                                .with_help(format!(
+                                    "{what} takes: {}",
+                                    params.iter().map(|p| format!("`{}`", p.name)).collect::<Vec<_>>().join(", ")
+                                )),
                             );
                             ok = false;
                             continue;
@@ -316,8 +419,13 @@ impl<'a> Elaborator<'a> {
             };
             if let Some((_, _, first)) = bound.get(param.name) {
                 self.diags.push(
-                    Diagnostic::error("E0208", format!("parameter `{}` is given twice", param.name), span, "given again here")
-                        .with_secondary(*first, "first given here"),
+                    Diagnostic::error(
+                        "E0208",
+                        format!("parameter `{}` is given twice", param.name),
+                        span,
+                        "given again here",
+                    )
+                    .with_secondary(*first, "first given here"),
                 );
                 ok = false;
                 continue;
@@ -347,12 +455,20 @@ impl<'a> Elaborator<'a> {
                 Some(i) if self.ns.instances[i].is_let() => {
                     self.used[i] = true;
                     if let Some(start) = followed.iter().position(|&f| f == i) {
-                        let chain: Vec<&str> =
-                            followed[start..].iter().chain(std::iter::once(&i)).map(|&f| self.ns.instances[f].name.as_str()).collect();
+                        let chain: Vec<&str> = followed[start..]
+                            .iter()
+                            .chain(std::iter::once(&i))
+                            .map(|&f| self.ns.instances[f].name.as_str())
+                            .collect();
                         let inst = &self.ns.instances[i];
                         self.diags.push(
-                            Diagnostic::error("E0107", format!("constant `{text}` refers to itself: {}", chain.join(" → ")), inst.def.name.span, "defined in terms of itself")
-                                .with_help("give one of the constants a value"),
+                            Diagnostic::error(
+                                "E0107",
+                                format!("constant `{text}` refers to itself: {}", chain.join(" → ")),
+                                inst.def.name.span,
+                                "defined in terms of itself",
+                            )
+                            .with_help("give one of the constants a value"),
                         );
                         return None;
                     }
@@ -373,7 +489,14 @@ impl<'a> Elaborator<'a> {
 
     /// Resolves an input parameter: references (globs too, where `many`), inline stage
     /// calls and, where `many`, lists of them. Returns the input keys, sorted for globs.
-    fn inputs(&mut self, expr: &Expr, env: &Rc<Env>, arts: &[Artifact], many: bool, inline_name: &str) -> Option<Vec<String>> {
+    fn inputs(
+        &mut self,
+        expr: &Expr,
+        env: &Rc<Env>,
+        arts: &[Artifact],
+        many: bool,
+        inline_name: &str,
+    ) -> Option<Vec<String>> {
         let (expr, env) = self.resolve_alias(expr, env)?;
         match &expr.kind {
             ExprKind::List(items) if many => {
@@ -398,24 +521,63 @@ impl<'a> Elaborator<'a> {
                 }
                 keys.sort();
                 if !many {
-                    self.diags.push(Diagnostic::error("E0106", "a glob stands for a list here, where one input is expected", name.span, "matches a list of definitions"));
+                    self.diags.push(Diagnostic::error(
+                        "E0106",
+                        "a glob stands for a list here, where one input is expected",
+                        name.span,
+                        "matches a list of definitions",
+                    ));
                     return None;
                 }
                 Some(keys)
             }
             ExprKind::Ref(name) => {
                 let id = self.reference(name, &env)?;
+                // The keyword states the type, so a mismatch is reported even when the
+                // referenced definition itself has errors.
+                if let Some(declared) = Artifact::of_def(self.ns.instances[id].def.kind) {
+                    let stub = Done { key: String::new(), art: declared, mixture: None };
+                    if !self.check_fits(&stub, id, arts, name.span) {
+                        return None;
+                    }
+                }
                 let done = self.instance(id)?;
                 self.check_fits(&done, id, arts, name.span).then(|| vec![done.key])
+            }
+            // An inline mixture where a corpus (or documents) is expected.
+            ExprKind::Set(_) | ExprKind::Mix { .. } if arts.iter().any(|a| Artifact::Corpus.fits(*a)) => {
+                let at = self.sources.location(expr.span);
+                self.mixture_node(&expr, None, &env, inline_name, at).map(|d| vec![d.key])
             }
             ExprKind::Call(call) => {
                 let kind = self.catalog.kind(&call.callee.source_text());
                 let Some(kind) = kind.filter(|k| arts.iter().any(|a| k.output.fits(*a))) else {
-                    let fitting: Vec<&str> = self.catalog.kinds.iter().filter(|k| arts.iter().any(|a| k.output.fits(*a))).map(|k| k.name).collect();
+                    let fitting: Vec<&str> = self
+                        .catalog
+                        .kinds
+                        .iter()
+                        .filter(|k| arts.iter().any(|a| k.output.fits(*a)))
+                        .map(|k| k.name)
+                        .collect();
                     let callee = call.callee.source_text();
                     let d = match kind {
-                        Some(k) => Diagnostic::error("E0204", format!("expected {}, found stage `{callee}`, which makes {}", describe_arts(arts), k.output.describe()), call.callee.span, format!("expected {}", describe_arts(arts))),
-                        None => Diagnostic::error("E0201", format!("unknown stage `{callee}`"), call.callee.span, "no stage of this name").with_suggestion(closest(&callee, fitting.iter().copied())),
+                        Some(k) => Diagnostic::error(
+                            "E0204",
+                            format!(
+                                "expected {}, found stage `{callee}`, which makes {}",
+                                describe_arts(arts),
+                                k.output.describe()
+                            ),
+                            call.callee.span,
+                            format!("expected {}", describe_arts(arts)),
+                        ),
+                        None => Diagnostic::error(
+                            "E0201",
+                            format!("unknown stage `{callee}`"),
+                            call.callee.span,
+                            "no stage of this name",
+                        )
+                        .with_suggestion(closest(&callee, fitting.iter().copied())),
                     };
                     self.diags.push(d);
                     return None;
@@ -427,7 +589,12 @@ impl<'a> Elaborator<'a> {
             _ => {
                 let found = self.describe(&expr, &env);
                 let expected = if many { format!("a list of {}", describe_arts(arts)) } else { describe_arts(arts) };
-                self.diags.push(Diagnostic::error("E0204", format!("expected {expected}, found {found}"), expr.span, format!("expected {expected}")));
+                self.diags.push(Diagnostic::error(
+                    "E0204",
+                    format!("expected {expected}, found {found}"),
+                    expr.span,
+                    format!("expected {expected}"),
+                ));
                 None
             }
         }
@@ -445,7 +612,10 @@ impl<'a> Elaborator<'a> {
                 span,
                 format!("this is {}", done.art.describe()),
             )
-            .with_secondary(inst.def.name.span, format!("`{}` is defined here as `{}`", inst.name, inst.def.kind.keyword())),
+            .with_secondary(
+                inst.def.name.span,
+                format!("`{}` is defined here as `{}`", inst.name, inst.def.kind.keyword()),
+            ),
         );
         false
     }
@@ -461,15 +631,27 @@ impl<'a> Elaborator<'a> {
         };
         let Some(id) = self.ns.lookup(&text).filter(|&i| !self.ns.instances[i].is_let()) else {
             let suggestion = closest(&text, self.ns.live_names());
-            self.diags.push(Diagnostic::error("E0101", format!("`{text}` is not defined"), name.span, "not found").with_suggestion(suggestion));
+            self.diags.push(
+                Diagnostic::error("E0101", format!("`{text}` is not defined"), name.span, "not found")
+                    .with_suggestion(suggestion),
+            );
             return None;
         };
         self.used[id] = true;
         if matches!(self.state[id], State::InProgress) {
             let start = self.stack.iter().position(|&s| s == id).unwrap_or(0);
-            let chain: Vec<&str> = self.stack[start..].iter().chain(std::iter::once(&id)).map(|&i| self.ns.instances[i].name.as_str()).collect();
-            let mut d = Diagnostic::error("E0107", format!("`{text}` depends on itself: {}", chain.join(" → ")), name.span, "this reference closes the cycle")
-                .with_help("a definition cannot use its own result; break the cycle");
+            let chain: Vec<&str> = self.stack[start..]
+                .iter()
+                .chain(std::iter::once(&id))
+                .map(|&i| self.ns.instances[i].name.as_str())
+                .collect();
+            let mut d = Diagnostic::error(
+                "E0107",
+                format!("`{text}` depends on itself: {}", chain.join(" → ")),
+                name.span,
+                "this reference closes the cycle",
+            )
+            .with_help("a definition cannot use its own result; break the cycle");
             for &i in &self.stack[start..] {
                 let inst = &self.ns.instances[i];
                 d = d.with_secondary(inst.def.name.span, format!("`{}` defined here", inst.name));
@@ -501,7 +683,12 @@ impl<'a> Elaborator<'a> {
             .map(|(id, _)| id)
             .collect();
         if ids.is_empty() {
-            self.diags.push(Diagnostic::error("E0106", format!("`{pattern}` matches no definition"), name.span, "matches nothing"));
+            self.diags.push(Diagnostic::error(
+                "E0106",
+                format!("`{pattern}` matches no definition"),
+                name.span,
+                "matches nothing",
+            ));
             return None;
         }
         for &id in &ids {
@@ -515,56 +702,83 @@ impl<'a> Elaborator<'a> {
     fn corpus(&mut self, id: usize) -> Option<Done> {
         let inst = &self.ns.instances[id];
         let (def, env, name) = (inst.def.clone(), inst.env.clone(), inst.name.clone());
-        let mut mixture = self.mixture(&def.value, &env)?;
+        let at = self.sources.location(def.name.span);
+        self.mixture_node(&def.value, def.with.as_ref(), &env, &name, at)
+    }
+
+    /// Lowers mixture algebra (with its `with { … }` parameters) to a `mix` node.
+    fn mixture_node(
+        &mut self,
+        value: &Expr,
+        with: Option<&Record>,
+        env: &Rc<Env>,
+        name: &str,
+        at: String,
+    ) -> Option<Done> {
+        let mut mixture = self.mixture(value, env)?;
         if mixture.members.is_empty() {
-            self.diags.push(Diagnostic::error("E0210", format!("the mixture `{name}` has no members"), def.value.span, "empty mixture"));
+            self.diags.push(Diagnostic::error(
+                "E0210",
+                format!("the mixture `{name}` has no members"),
+                value.span,
+                "empty mixture",
+            ));
             return None;
         }
-        if let Some(with) = &def.with {
+        if let Some(with) = with {
             // Own `with` fields override inherited ones of the same name.
             mixture.with.retain(|(f, _)| !with.fields.iter().any(|g| g.key.text == f.key.text));
             mixture.with.extend(with.fields.iter().map(|f| (f.clone(), env.clone())));
         }
         let kind = self.catalog.mixture();
-        let call = Call {
-            callee: Name { parts: vec![NamePart::Text(kind.name.into())], span: def.value.span },
-            args: Vec::new(),
-            trailing: None,
-        };
         // Bind `with` fields as named arguments, each in the scope it was written in.
         let mut params = BTreeMap::new();
         let mut inputs = Vec::new();
         let mut ok = true;
         let mut bound: Bound = HashMap::new();
         for (field, fenv) in &mixture.with {
-            let fake = Call { trailing: Some(Record { fields: vec![field.clone()], span: field.span }), ..call.clone() };
-            let (b, placed) = self.bind(kind.params, &fake, fenv, "a mixture");
+            let call = Call {
+                callee: Name { parts: vec![NamePart::Text(kind.name.into())], span: value.span },
+                args: Vec::new(),
+                trailing: Some(Record { fields: vec![field.clone()], span: field.span }),
+            };
+            let (b, placed) = self.bind(kind.params, &call, fenv, "a mixture");
             bound.extend(b);
             ok &= placed;
         }
         for p in kind.params {
-            ok &= self.param(p, bound.get(p.name), def.value.span, &env, &name, "a mixture", &mut params, &mut inputs);
+            ok &= self.param(p, bound.get(p.name), value.span, env, name, "a mixture", &mut params, &mut inputs);
         }
         if !ok {
             return None;
         }
         let mut members = mixture.members.clone();
         members.sort_by(|a, b| a.key.cmp(&b.key));
-        let uses_budget = params.get("budget").is_some_and(|b| *b != Value::Null) || members.iter().any(|m| m.budget != Value::Null);
+        let uses_budget =
+            params.get("budget").is_some_and(|b| *b != Value::Null) || members.iter().any(|m| m.budget != Value::Null);
         if uses_budget && !inputs.iter().any(|i: &Input| i.role == "tokenizer") {
             self.diags.push(
-                Diagnostic::error("E0211", format!("token budgets in `{name}` need a tokenizer to count tokens"), def.value.span, "a budget is set in this mixture")
-                    .with_help("add `with { tokenizer: … }`"),
+                Diagnostic::error(
+                    "E0211",
+                    format!("token budgets in `{name}` need a tokenizer to count tokens"),
+                    value.span,
+                    "a budget is set in this mixture",
+                )
+                .with_help("add `with { tokenizer: … }`"),
             );
             return None;
         }
         params.insert(
             "members".into(),
-            Value::List(members.iter().map(|m| Value::map([("weight", m.weight.clone()), ("budget", m.budget.clone())])).collect()),
+            Value::List(
+                members
+                    .iter()
+                    .map(|m| Value::map([("weight", m.weight.clone()), ("budget", m.budget.clone())]))
+                    .collect(),
+            ),
         );
         inputs.extend(members.iter().map(|m| Input { role: "member".into(), node: m.key.clone() }));
-        let at = self.sources.location(def.name.span);
-        let key = self.push_node(kind, &name, "corpus", params, inputs, at);
+        let key = self.push_node(kind, name, "corpus", params, inputs, at);
         Some(Done { key, art: Artifact::Corpus, mixture: Some(Rc::new(mixture)) })
     }
 
@@ -589,13 +803,26 @@ impl<'a> Elaborator<'a> {
                             }
                             (MixOp::Add, Some(_)) => {
                                 self.diags.push(
-                                    Diagnostic::error("E0210", format!("`{}` is already in the mixture", m.name), term.span, "added again here")
-                                        .with_help(format!("to change its weight, remove it first: `- {{ {0} }} + {{ {0} * 2 }}`", m.name)),
+                                    Diagnostic::error(
+                                        "E0210",
+                                        format!("`{}` is already in the mixture", m.name),
+                                        term.span,
+                                        "added again here",
+                                    )
+                                    .with_help(format!(
+                                        "to change its weight, remove it first: `- {{ {0} }} + {{ {0} * 2 }}`",
+                                        m.name
+                                    )),
                                 );
                                 ok = false;
                             }
                             (MixOp::Remove, None) => {
-                                self.diags.push(Diagnostic::error("E0210", format!("`{}` is not in the mixture, so it cannot be removed", m.name), term.span, "not a member"));
+                                self.diags.push(Diagnostic::error(
+                                    "E0210",
+                                    format!("`{}` is not in the mixture, so it cannot be removed", m.name),
+                                    term.span,
+                                    "not a member",
+                                ));
                                 ok = false;
                             }
                         }
@@ -607,13 +834,22 @@ impl<'a> Elaborator<'a> {
                 let mut out = Mixture::default();
                 let mut ok = true;
                 for m in members {
-                    let ids = if m.name.is_glob() { self.glob(&m.name, &env) } else { self.reference(&m.name, &env).map(|i| vec![i]) };
+                    let ids = if m.name.is_glob() {
+                        self.glob(&m.name, &env)
+                    } else {
+                        self.reference(&m.name, &env).map(|i| vec![i])
+                    };
                     let Some(ids) = ids else {
                         ok = false;
                         continue;
                     };
                     let weight = match &m.weight {
-                        Some(q) => self.quantity_value(q, &Ty::Float { min: 0.0, max: f64::INFINITY }, "weight", &[crate::ast::Unit::Epochs]),
+                        Some(q) => self.quantity_value(
+                            q,
+                            &Ty::Float { min: 0.0, max: f64::INFINITY },
+                            "weight",
+                            &[crate::ast::Unit::Epochs],
+                        ),
                         None => Some(Value::Float(1.0)),
                     };
                     let budget = match &m.budget {
@@ -625,7 +861,10 @@ impl<'a> Elaborator<'a> {
                         continue;
                     };
                     if weight.as_f64() == Some(0.0) {
-                        self.diags.push(Diagnostic::error("E0205", "a mixture weight must be above 0", m.span, "weight 0").with_help("remove the member instead"));
+                        self.diags.push(
+                            Diagnostic::error("E0205", "a mixture weight must be above 0", m.span, "weight 0")
+                                .with_help("remove the member instead"),
+                        );
                         ok = false;
                     }
                     for id in ids {
@@ -639,11 +878,21 @@ impl<'a> Elaborator<'a> {
                         }
                         let name = self.ns.instances[id].name.clone();
                         if out.members.iter().any(|x| x.key == done.key) {
-                            self.diags.push(Diagnostic::error("E0210", format!("`{name}` is listed twice in the mixture"), m.span, "listed again here"));
+                            self.diags.push(Diagnostic::error(
+                                "E0210",
+                                format!("`{name}` is listed twice in the mixture"),
+                                m.span,
+                                "listed again here",
+                            ));
                             ok = false;
                             continue;
                         }
-                        out.members.push(MemberVal { key: done.key, name, weight: weight.clone(), budget: budget.clone() });
+                        out.members.push(MemberVal {
+                            key: done.key,
+                            name,
+                            weight: weight.clone(),
+                            budget: budget.clone(),
+                        });
                     }
                 }
                 ok.then_some(out)
@@ -658,13 +907,21 @@ impl<'a> Elaborator<'a> {
                     return None;
                 }
                 let name = self.ns.instances[id].name.clone();
-                Some(Mixture { members: vec![MemberVal { key: done.key, name, weight: Value::Float(1.0), budget: Value::Null }], with: Vec::new() })
+                Some(Mixture {
+                    members: vec![MemberVal { key: done.key, name, weight: Value::Float(1.0), budget: Value::Null }],
+                    with: Vec::new(),
+                })
             }
             _ => {
                 let found = self.describe(&expr, &env);
                 self.diags.push(
-                    Diagnostic::error("E0204", format!("expected a mixture, found {found}"), expr.span, "expected `{ a, b }`, a corpus, or `a + { b }`")
-                        .with_help("a corpus is written as mixture algebra: `en_dominant + { pubmed_ja }`"),
+                    Diagnostic::error(
+                        "E0204",
+                        format!("expected a mixture, found {found}"),
+                        expr.span,
+                        "expected `{ a, b }`, a corpus, or `a + { b }`",
+                    )
+                    .with_help("a corpus is written as mixture algebra: `en_dominant + { pubmed_ja }`"),
                 );
                 None
             }
@@ -680,11 +937,19 @@ impl<'a> Elaborator<'a> {
         let (expr, env) = self.resolve_alias(expr, env)?;
         let mismatch = |this: &mut Self| {
             let found = this.describe(&expr, &env);
-            this.diags.push(Diagnostic::error("E0204", format!("`{what}` expects {}, found {found}", ty.describe()), expr.span, format!("expected {}", ty.describe())));
+            this.diags.push(Diagnostic::error(
+                "E0204",
+                format!("`{what}` expects {}, found {found}", ty.describe()),
+                expr.span,
+                format!("expected {}", ty.describe()),
+            ));
             None
         };
         match (ty, &expr.kind) {
-            (Ty::Int { .. } | Ty::Float { .. } | Ty::Fraction | Ty::Tokens | Ty::Steps | Ty::Warmup, ExprKind::Quantity(q)) => {
+            (
+                Ty::Int { .. } | Ty::Float { .. } | Ty::Fraction | Ty::Tokens | Ty::Steps | Ty::Warmup,
+                ExprKind::Quantity(q),
+            ) => {
                 let units: &[crate::ast::Unit] = match ty {
                     Ty::Tokens => &[crate::ast::Unit::Tokens],
                     Ty::Steps | Ty::Warmup => &[crate::ast::Unit::Steps],
@@ -700,7 +965,12 @@ impl<'a> Elaborator<'a> {
                 let peak_v = self.quantity_value(peak, &Ty::Float { min: 0.0, max: f64::INFINITY }, what, &[])?;
                 let floor_v = self.quantity_value(floor, &Ty::Float { min: 0.0, max: f64::INFINITY }, what, &[])?;
                 if floor_v.as_f64() > peak_v.as_f64() {
-                    self.diags.push(Diagnostic::error("E0205", format!("`{what}` falls from its peak to its floor, but the floor is higher"), expr.span, "floor above peak"));
+                    self.diags.push(Diagnostic::error(
+                        "E0205",
+                        format!("`{what}` falls from its peak to its floor, but the floor is higher"),
+                        expr.span,
+                        "floor above peak",
+                    ));
                     return None;
                 }
                 const SHAPES: &[&str] = &["cosine", "linear", "constant"];
@@ -709,8 +979,13 @@ impl<'a> Elaborator<'a> {
                     Some(s) if SHAPES.contains(&s.text.as_str()) => s.text.clone(),
                     Some(s) => {
                         self.diags.push(
-                            Diagnostic::error("E0212", format!("unknown schedule shape `{}`", s.text), s.span, "expected `cosine`, `linear` or `constant`")
-                                .with_suggestion(closest(&s.text, SHAPES.iter().copied())),
+                            Diagnostic::error(
+                                "E0212",
+                                format!("unknown schedule shape `{}`", s.text),
+                                s.span,
+                                "expected `cosine`, `linear` or `constant`",
+                            )
+                            .with_suggestion(closest(&s.text, SHAPES.iter().copied())),
                         );
                         return None;
                     }
@@ -730,8 +1005,13 @@ impl<'a> Elaborator<'a> {
                     Some(Value::Str(text))
                 } else {
                     self.diags.push(
-                        Diagnostic::error("E0212", format!("`{text}` is not a valid `{what}`"), expr.span, format!("expected {}", ty.describe()))
-                            .with_suggestion(closest(&text, options.iter().copied())),
+                        Diagnostic::error(
+                            "E0212",
+                            format!("`{text}` is not a valid `{what}`"),
+                            expr.span,
+                            format!("expected {}", ty.describe()),
+                        )
+                        .with_suggestion(closest(&text, options.iter().copied())),
                     );
                     None
                 }
@@ -742,10 +1022,16 @@ impl<'a> Elaborator<'a> {
             }
             (Ty::Tuple(tys), ExprKind::Tuple(items)) => {
                 if tys.len() != items.len() {
-                    self.diags.push(Diagnostic::error("E0204", format!("`{what}` expects a tuple of {}, found {}", tys.len(), items.len()), expr.span, format!("expected {} values", tys.len())));
+                    self.diags.push(Diagnostic::error(
+                        "E0204",
+                        format!("`{what}` expects a tuple of {}, found {}", tys.len(), items.len()),
+                        expr.span,
+                        format!("expected {} values", tys.len()),
+                    ));
                     return None;
                 }
-                let values: Vec<Option<Value>> = items.iter().zip(tys.iter()).map(|(e, t)| self.value(e, t, &env, what)).collect();
+                let values: Vec<Option<Value>> =
+                    items.iter().zip(tys.iter()).map(|(e, t)| self.value(e, t, &env, what)).collect();
                 values.into_iter().collect::<Option<Vec<_>>>().map(Value::List)
             }
             (Ty::Map(item), ExprKind::Record(r)) => {
@@ -753,7 +1039,12 @@ impl<'a> Elaborator<'a> {
                 let mut ok = true;
                 for f in &r.fields {
                     if out.contains_key(&f.key.text) {
-                        self.diags.push(Diagnostic::error("E0208", format!("field `{}` is given twice", f.key.text), f.key.span, "given again here"));
+                        self.diags.push(Diagnostic::error(
+                            "E0208",
+                            format!("field `{}` is given twice", f.key.text),
+                            f.key.span,
+                            "given again here",
+                        ));
                         ok = false;
                         continue;
                     }
@@ -767,13 +1058,16 @@ impl<'a> Elaborator<'a> {
                 ok.then_some(Value::Map(out))
             }
             (Ty::Struct(fields), ExprKind::Record(r)) => {
-                let call = Call { callee: Name { parts: vec![], span: r.span }, args: Vec::new(), trailing: Some(r.clone()) };
+                let call =
+                    Call { callee: Name { parts: vec![], span: r.span }, args: Vec::new(), trailing: Some(r.clone()) };
                 self.constructed(fields, &call, expr.span, &env, &format!("`{what}`"), None)
             }
             (Ty::Variant(ctors), ExprKind::Call(call)) => {
                 let name = call.callee.source_text();
                 match ctors.iter().find(|c| c.name == name) {
-                    Some(c) => self.constructed(c.params, call, expr.span, &env, &format!("`{}`", c.name), Some(c.name)),
+                    Some(c) => {
+                        self.constructed(c.params, call, expr.span, &env, &format!("`{}`", c.name), Some(c.name))
+                    }
                     None => self.unknown_constructor(&name, call.callee.span, ctors, what),
                 }
             }
@@ -791,18 +1085,37 @@ impl<'a> Elaborator<'a> {
         }
     }
 
-    fn unknown_constructor(&mut self, name: &str, span: Span, ctors: &[crate::schema::Constructor], what: &str) -> Option<Value> {
+    fn unknown_constructor(
+        &mut self,
+        name: &str,
+        span: Span,
+        ctors: &[crate::schema::Constructor],
+        what: &str,
+    ) -> Option<Value> {
         let names: Vec<&str> = ctors.iter().map(|c| c.name).collect();
         self.diags.push(
-            Diagnostic::error("E0213", format!("`{name}` is not a valid `{what}`"), span, format!("expected one of: {}", names.join(", ")))
-                .with_suggestion(closest(name, names.iter().copied())),
+            Diagnostic::error(
+                "E0213",
+                format!("`{name}` is not a valid `{what}`"),
+                span,
+                format!("expected one of: {}", names.join(", ")),
+            )
+            .with_suggestion(closest(name, names.iter().copied())),
         );
         None
     }
 
     /// A record or constructor call bound against `fields`, defaults filled; constructors
     /// record their name under `type`.
-    fn constructed(&mut self, fields: &'static [Param], call: &Call, span: Span, env: &Rc<Env>, what: &str, ctor: Option<&str>) -> Option<Value> {
+    fn constructed(
+        &mut self,
+        fields: &'static [Param],
+        call: &Call,
+        span: Span,
+        env: &Rc<Env>,
+        what: &str,
+        ctor: Option<&str>,
+    ) -> Option<Value> {
         let (bound, mut ok) = self.bind(fields, call, env, what);
         let mut params = BTreeMap::new();
         let mut inputs = Vec::new();
@@ -825,14 +1138,28 @@ impl<'a> Elaborator<'a> {
         if let Some(u) = q.unit {
             let allowed = units.contains(&u);
             if !allowed {
-                let expected = if units.is_empty() { "no unit".to_string() } else { units.iter().map(|u| format!("`{}`", u.text())).collect::<Vec<_>>().join(" or ") };
-                self.diags.push(Diagnostic::error("E0206", format!("unit `{}` does not apply to `{what}`", u.text()), q.span, format!("expected {expected}")));
+                let expected = if units.is_empty() {
+                    "no unit".to_string()
+                } else {
+                    units.iter().map(|u| format!("`{}`", u.text())).collect::<Vec<_>>().join(" or ")
+                };
+                self.diags.push(Diagnostic::error(
+                    "E0206",
+                    format!("unit `{}` does not apply to `{what}`", u.text()),
+                    q.span,
+                    format!("expected {expected}"),
+                ));
                 return None;
             }
         }
         let percent = q.suffix == Some(crate::ast::Suffix::Percent);
         let out_of_range = |this: &mut Self, range: String| {
-            this.diags.push(Diagnostic::error("E0205", format!("`{what}` must be {range}"), q.span, format!("found {}", this.sources.snippet(q.span))));
+            this.diags.push(Diagnostic::error(
+                "E0205",
+                format!("`{what}` must be {range}"),
+                q.span,
+                format!("found {}", this.sources.snippet(q.span)),
+            ));
             None
         };
         match ty {
@@ -842,7 +1169,12 @@ impl<'a> Elaborator<'a> {
                     _ => (0, i64::MAX),
                 };
                 let Some(i) = n.int.filter(|_| !percent) else {
-                    self.diags.push(Diagnostic::error("E0204", format!("`{what}` expects {}, found {}", ty.describe(), self.sources.snippet(q.span)), q.span, "not a whole number"));
+                    self.diags.push(Diagnostic::error(
+                        "E0204",
+                        format!("`{what}` expects {}, found {}", ty.describe(), self.sources.snippet(q.span)),
+                        q.span,
+                        "not a whole number",
+                    ));
                     return None;
                 };
                 if i < min || i > max {
@@ -861,8 +1193,13 @@ impl<'a> Elaborator<'a> {
                     (Some(_), Some(i)) if i >= 0 => Some(Value::map([("steps", Value::Int(i))])),
                     _ => {
                         self.diags.push(
-                            Diagnostic::error("E0206", format!("`{what}` needs a unit"), q.span, "a share (`3%`) or a step count (`20 steps`)")
-                                .with_help(format!("write `{0}%` for a share of all steps or `{0} steps`", q.number)),
+                            Diagnostic::error(
+                                "E0206",
+                                format!("`{what}` needs a unit"),
+                                q.span,
+                                "a share (`3%`) or a step count (`20 steps`)",
+                            )
+                            .with_help(format!("write `{0}%` for a share of all steps or `{0} steps`", q.number)),
                         );
                         None
                     }

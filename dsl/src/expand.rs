@@ -101,8 +101,13 @@ pub fn expand(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic
                 Item::Header { name, span } if in_root => {
                     if let Some(first) = x.ns.header_span {
                         x.diags.push(
-                            Diagnostic::error("E0007", "the experiment is named twice", *span, "second `experiment` header")
-                                .with_secondary(first, "first named here"),
+                            Diagnostic::error(
+                                "E0007",
+                                "the experiment is named twice",
+                                *span,
+                                "second `experiment` header",
+                            )
+                            .with_secondary(first, "first named here"),
                         );
                     } else {
                         x.ns.experiment = Some(name.clone());
@@ -110,7 +115,9 @@ pub fn expand(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic
                     }
                 }
                 Item::Profile(p) => profiles.push((p, *file)),
-                Item::Def(d) if d.kind == DefKind::Let => x.add(Rc::new(d.clone()), &Rc::new(Env::default()), *file, in_root, None),
+                Item::Def(d) if d.kind == DefKind::Let => {
+                    x.add(Rc::new(d.clone()), &Rc::new(Env::default()), *file, in_root, None)
+                }
                 _ => {}
             }
         }
@@ -122,7 +129,9 @@ pub fn expand(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic
         for item in &module.items {
             match item {
                 Item::For(f) => x.expand_for(f, &Rc::new(Env::default()), *file, in_root),
-                Item::Def(d) if d.kind != DefKind::Let => x.add(Rc::new(d.clone()), &Rc::new(Env::default()), *file, in_root, None),
+                Item::Def(d) if d.kind != DefKind::Let => {
+                    x.add(Rc::new(d.clone()), &Rc::new(Env::default()), *file, in_root, None)
+                }
                 _ => {}
             }
         }
@@ -143,8 +152,13 @@ impl Expander<'_> {
             if let Some(first) = seen.get(p.name.text.as_str()) {
                 if Some(*file) == self.root {
                     self.diags.push(
-                        Diagnostic::error("E0102", format!("profile `{}` is defined twice", p.name.text), p.name.span, "defined again here")
-                            .with_secondary(*first, "first defined here"),
+                        Diagnostic::error(
+                            "E0102",
+                            format!("profile `{}` is defined twice", p.name.text),
+                            p.name.span,
+                            "defined again here",
+                        )
+                        .with_secondary(*first, "first defined here"),
                     );
                 }
                 continue;
@@ -215,29 +229,55 @@ impl Expander<'_> {
             } else {
                 let diag = if prev_span == def.name.span {
                     let var = env.names().last().unwrap_or("c").to_string();
-                    Diagnostic::error("E0103", format!("every iteration of the loop defines `{name}`"), def.name.span, format!("gives `{name}` each time"))
-                        .with_help(format!("interpolate the loop variable into the name, e.g. `{}_{{{var}}}`", def.name.source_text()))
+                    Diagnostic::error(
+                        "E0103",
+                        format!("every iteration of the loop defines `{name}`"),
+                        def.name.span,
+                        format!("gives `{name}` each time"),
+                    )
+                    .with_help(format!(
+                        "interpolate the loop variable into the name, e.g. `{}_{{{var}}}`",
+                        def.name.source_text()
+                    ))
                 } else if from_loop.is_some() || prev_loop.is_some() {
-                    Diagnostic::error("E0103", format!("the name `{name}` is produced twice"), def.name.span, format!("`{}` gives `{name}` here", def.name.source_text()))
-                        .with_secondary(prev_span, format!("`{name}` is already defined here"))
-                        .with_help("make interpolated names unique, e.g. by interpolating every loop variable")
+                    Diagnostic::error(
+                        "E0103",
+                        format!("the name `{name}` is produced twice"),
+                        def.name.span,
+                        format!("`{}` gives `{name}` here", def.name.source_text()),
+                    )
+                    .with_secondary(prev_span, format!("`{name}` is already defined here"))
+                    .with_help("make interpolated names unique, e.g. by interpolating every loop variable")
                 } else {
-                    Diagnostic::error("E0102", format!("`{name}` is defined twice"), def.name.span, "defined again here")
-                        .with_secondary(prev_span, "first defined here")
-                        .with_help(if prev_file == file {
-                            "rename one of them".to_string()
-                        } else {
-                            format!("to replace the imported definition, write `override {} {name} = …`", def.kind.keyword())
-                        })
+                    Diagnostic::error(
+                        "E0102",
+                        format!("`{name}` is defined twice"),
+                        def.name.span,
+                        "defined again here",
+                    )
+                    .with_secondary(prev_span, "first defined here")
+                    .with_help(if prev_file == file {
+                        "rename one of them".to_string()
+                    } else {
+                        format!(
+                            "to replace the imported definition, write `override {} {name} = …`",
+                            def.kind.keyword()
+                        )
+                    })
                 };
                 self.diags.push(diag);
                 return;
             }
         } else if def.is_override {
             self.diags.push(
-                Diagnostic::error("E0105", format!("nothing to override: no imported definition is named `{name}`"), def.name.span, "not defined in any import")
-                    .with_suggestion(closest(&name, self.ns.live_names()))
-                    .with_help("remove `override` to define a new name"),
+                Diagnostic::error(
+                    "E0105",
+                    format!("nothing to override: no imported definition is named `{name}`"),
+                    def.name.span,
+                    "not defined in any import",
+                )
+                .with_suggestion(closest(&name, self.ns.live_names()))
+                .with_help("remove `override` to define a new name"),
             );
         }
         let id = self.ns.instances.len();
@@ -247,7 +287,16 @@ impl Expander<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn instance(&self, name: String, def: Rc<Definition>, env: &Rc<Env>, file: FileId, in_root: bool, from_loop: Option<Span>, dead: bool) -> Instance {
+    fn instance(
+        &self,
+        name: String,
+        def: Rc<Definition>,
+        env: &Rc<Env>,
+        file: FileId,
+        in_root: bool,
+        from_loop: Option<Span>,
+        dead: bool,
+    ) -> Instance {
         Instance { name, def, env: env.clone(), file, in_root, from_loop, dead }
     }
 
@@ -255,15 +304,25 @@ impl Expander<'_> {
         let mut axes: Vec<(String, Vec<Rc<Bound>>)> = Vec::new();
         for b in &f.bindings {
             if axes.iter().any(|(n, _)| *n == b.var.text) {
-                self.diags.push(Diagnostic::error("E0111", format!("loop variable `{}` is bound twice", b.var.text), b.var.span, "bound again here"));
+                self.diags.push(Diagnostic::error(
+                    "E0111",
+                    format!("loop variable `{}` is bound twice", b.var.text),
+                    b.var.span,
+                    "bound again here",
+                ));
                 return;
             }
             match self.list_items(&b.values, env, 0) {
                 Ok(items) => {
                     if items.is_empty() {
                         self.diags.push(
-                            Diagnostic::warning("W0002", "`for` over an empty list defines nothing", b.values.span, "empty list")
-                                .with_help("add values to the list, or remove the loop"),
+                            Diagnostic::warning(
+                                "W0002",
+                                "`for` over an empty list defines nothing",
+                                b.values.span,
+                                "empty list",
+                            )
+                            .with_help("add values to the list, or remove the loop"),
                         );
                     }
                     axes.push((b.var.text.clone(), items));
@@ -326,7 +385,12 @@ impl Expander<'_> {
 }
 
 fn not_a_list(expr: &Expr) -> Diagnostic {
-    Diagnostic::error("E0110", "a `for` loop needs a list to iterate over", expr.span, "expected a list `[a, b]` or a `let` holding one")
+    Diagnostic::error(
+        "E0110",
+        "a `for` loop needs a list to iterate over",
+        expr.span,
+        "expected a list `[a, b]` or a `let` holding one",
+    )
 }
 
 /// What `{var}` becomes in a name when `var` is bound to `e`.
@@ -366,8 +430,13 @@ pub fn interpolate(name: &Name, env: &Env) -> Result<String, Diagnostic> {
                     }
                 },
                 None => {
-                    return Err(Diagnostic::error("E0104", format!("unknown loop variable `{}`", v.text), v.span, "not bound by an enclosing `for`")
-                        .with_suggestion(closest(&v.text, env.names())))
+                    return Err(Diagnostic::error(
+                        "E0104",
+                        format!("unknown loop variable `{}`", v.text),
+                        v.span,
+                        "not bound by an enclosing `for`",
+                    )
+                    .with_suggestion(closest(&v.text, env.names())))
                 }
             },
         }

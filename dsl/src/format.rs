@@ -22,7 +22,7 @@ const INDENT: usize = 2;
 pub fn format_source(text: &str) -> Result<String, Diagnostic> {
     let module = parse::parse(0, text)?;
     let mut p = Printer { src: text, comments: scan(text), next: 0, last_end: 0, out: String::new() };
-    p.items(&module.items, 0, text.len(), true);
+    p.items(&module.items, 0, text.len());
     let mut out = p.out.trim_end().to_string();
     out.push('\n');
     if out.trim().is_empty() {
@@ -111,9 +111,9 @@ impl Printer<'_> {
         }
     }
 
-    fn items(&mut self, items: &[Item], indent: usize, end: usize, top: bool) {
+    fn items(&mut self, items: &[Item], indent: usize, end: usize) {
         for (i, item) in items.iter().enumerate() {
-            self.leading(item.span().start, indent, i == 0 && (top || true));
+            self.leading(item.span().start, indent, i == 0);
             self.pad(indent);
             self.item(item, indent);
             self.trailing(item.span().end);
@@ -150,7 +150,7 @@ impl Printer<'_> {
                     self.expr(&b.values, indent);
                 }
                 self.out.push_str(" {\n");
-                self.items(&f.body, indent + INDENT, f.span.end - 1, false);
+                self.items(&f.body, indent + INDENT, f.span.end - 1);
                 self.pad(indent);
                 self.out.push('}');
             }
@@ -180,9 +180,12 @@ impl Printer<'_> {
             ExprKind::Call(c) => {
                 self.out.push_str(&c.callee.source_text());
                 let head = Span { end: c.trailing.as_ref().map_or(e.span.end, |t| t.span.start), ..e.span };
-                let args: Option<Vec<String>> = if self.has_comment_in(head) { None } else { c.args.iter().map(|a| self.inline_arg(a)).collect() };
+                let args: Option<Vec<String>> =
+                    if self.has_comment_in(head) { None } else { c.args.iter().map(|a| self.inline_arg(a)).collect() };
                 match args {
-                    Some(a) if self.column() + a.join(", ").chars().count() + 2 <= WIDTH => self.out.push_str(&format!("({})", a.join(", "))),
+                    Some(a) if self.column() + a.join(", ").chars().count() + 2 <= WIDTH => {
+                        self.out.push_str(&format!("({})", a.join(", ")))
+                    }
                     _ => self.seq("(", ")", c.args.iter().map(Elem::Arg).collect(), indent, head.end),
                 }
                 if let Some(t) = &c.trailing {
@@ -193,7 +196,9 @@ impl Printer<'_> {
             ExprKind::List(items) => self.seq("[", "]", items.iter().map(Elem::Expr).collect(), indent, e.span.end),
             ExprKind::Tuple(items) => self.seq("(", ")", items.iter().map(Elem::Expr).collect(), indent, e.span.end),
             ExprKind::Record(r) => self.record(r, indent),
-            ExprKind::Set(members) => self.seq("{", "}", members.iter().map(Elem::Member).collect(), indent, e.span.end),
+            ExprKind::Set(members) => {
+                self.seq("{", "}", members.iter().map(Elem::Member).collect(), indent, e.span.end)
+            }
             ExprKind::Paren(inner) => {
                 self.out.push('(');
                 self.expr(inner, indent);
@@ -300,7 +305,9 @@ impl Printer<'_> {
             ExprKind::Tuple(items) => format!("({})", list(items)),
             ExprKind::Paren(inner) => format!("({})", self.inline_unchecked(inner)),
             ExprKind::Record(r) => inline_record(self, r),
-            ExprKind::Set(members) => format!("{{ {} }}", members.iter().map(inline_member).collect::<Vec<_>>().join(", ")),
+            ExprKind::Set(members) => {
+                format!("{{ {} }}", members.iter().map(inline_member).collect::<Vec<_>>().join(", "))
+            }
             ExprKind::Schedule { peak, floor, shape } => {
                 let mut s = format!("{} -> {}", quantity(peak), quantity(floor));
                 if let Some(sh) = shape {
@@ -325,7 +332,8 @@ fn inline_record(p: &Printer, r: &Record) -> String {
     if r.fields.is_empty() {
         return "{}".into();
     }
-    let fields: Vec<String> = r.fields.iter().map(|f| format!("{}: {}", f.key.text, p.inline_unchecked(&f.value))).collect();
+    let fields: Vec<String> =
+        r.fields.iter().map(|f| format!("{}: {}", f.key.text, p.inline_unchecked(&f.value))).collect();
     format!("{{ {} }}", fields.join(", "))
 }
 
@@ -398,7 +406,10 @@ mod tests {
     #[test]
     fn loops_and_profiles_indent() {
         let src = "experiment \"x\"\nprofile toy{let a=1\n}\nfor c in [a,b]{\ncorpus x_{c}={c}\n# end\n}\n";
-        assert_eq!(fmt(src), "experiment \"x\"\nprofile toy {\n  let a = 1\n}\nfor c in [a, b] {\n  corpus x_{c} = { c }\n  # end\n}\n");
+        assert_eq!(
+            fmt(src),
+            "experiment \"x\"\nprofile toy {\n  let a = 1\n}\nfor c in [a, b] {\n  corpus x_{c} = { c }\n  # end\n}\n"
+        );
     }
 
     #[test]

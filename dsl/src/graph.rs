@@ -76,10 +76,8 @@ impl Graph {
             m.entry(n.key.as_str()).or_default().push(i);
             m
         });
-        let mut pending: Vec<usize> = nodes
-            .iter()
-            .map(|n| n.inputs.iter().filter(|i| index.contains_key(i.node.as_str())).count())
-            .collect();
+        let mut pending: Vec<usize> =
+            nodes.iter().map(|n| n.inputs.iter().filter(|i| index.contains_key(i.node.as_str())).count()).collect();
         let mut users: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
         for (i, n) in nodes.iter().enumerate() {
             for input in &n.inputs {

@@ -120,7 +120,11 @@ fn lower(
             diagnostics.push(
                 Diag::error("E0109", format!("the experiment has no profile `{p}`"), span, "in this experiment")
                     .with_suggestion(suggest::closest(p, ns.profiles.iter().map(String::as_str)))
-                    .with_help(if ns.profiles.is_empty() { "it declares no profiles".to_string() } else { format!("its profiles: {}", ns.profiles.join(", ")) }),
+                    .with_help(if ns.profiles.is_empty() {
+                        "it declares no profiles".to_string()
+                    } else {
+                        format!("its profiles: {}", ns.profiles.join(", "))
+                    }),
             );
         }
     }
@@ -131,7 +135,10 @@ fn lower(
         } else {
             (Span::new(root, 0, 0), "the file does not name its experiment")
         };
-        diagnostics.push(Diag::error("E0006", message, span, "expected `experiment \"name\"` first").with_help("start the file with `experiment \"my-study\"`"));
+        diagnostics.push(
+            Diag::error("E0006", message, span, "expected `experiment \"name\"` first")
+                .with_help("start the file with `experiment \"my-study\"`"),
+        );
         return (None, ns.profiles);
     };
     let mut elab = elaborate::Elaborator::new(catalog, &loaded.sources, root_dir, &ns);
@@ -147,5 +154,5 @@ fn lower(
 fn dedup(diagnostics: &mut Vec<Diag>) {
     let mut seen = std::collections::HashSet::new();
     diagnostics.retain(|d| seen.insert((d.code, d.primary.span, d.message.clone())));
-    diagnostics.sort_by(|a, b| (a.primary.span.file, a.primary.span.start).cmp(&(b.primary.span.file, b.primary.span.start)));
+    diagnostics.sort_by_key(|d| (d.primary.span.file, d.primary.span.start));
 }

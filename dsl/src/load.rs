@@ -80,8 +80,13 @@ fn load_bytes(loaded: &mut Loaded, stack: &mut Vec<PathBuf>, name: String, path:
     let text = &loaded.sources.get(id).text;
     if let Some(nul) = text.find('\0') {
         loaded.diagnostics.push(
-            Diagnostic::error("E0002", "file contains a NUL byte; is it binary?", Span::new(id, nul, nul + 1), "NUL byte here")
-                .with_help(".med files are UTF-8 text"),
+            Diagnostic::error(
+                "E0002",
+                "file contains a NUL byte; is it binary?",
+                Span::new(id, nul, nul + 1),
+                "NUL byte here",
+            )
+            .with_help(".med files are UTF-8 text"),
         );
         return id;
     }
@@ -99,10 +104,16 @@ fn load_bytes(loaded: &mut Loaded, stack: &mut Vec<PathBuf>, name: String, path:
         let target = dir.join(rel);
         let key = normalise(&target);
         if let Some(pos) = stack.iter().position(|p| *p == key) {
-            let chain: Vec<String> = stack[pos..].iter().chain(std::iter::once(&key)).map(|p| p.display().to_string()).collect();
+            let chain: Vec<String> =
+                stack[pos..].iter().chain(std::iter::once(&key)).map(|p| p.display().to_string()).collect();
             loaded.diagnostics.push(
-                Diagnostic::error("E0005", format!("import cycle: {}", chain.join(" → ")), *span, "this import closes the cycle")
-                    .with_help("move the shared definitions into a file that both import"),
+                Diagnostic::error(
+                    "E0005",
+                    format!("import cycle: {}", chain.join(" → ")),
+                    *span,
+                    "this import closes the cycle",
+                )
+                .with_help("move the shared definitions into a file that both import"),
             );
             continue;
         }

@@ -22,11 +22,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Module, Diagnostic> {
     let mut pairs = MedParser::parse(Rule::file, text).map_err(|_| detailed_error(file, text, Rule::file))?;
     let file_pair = pairs.next().expect("the `file` rule always yields one pair");
     let b = Builder { file, text };
-    let items = file_pair
-        .into_inner()
-        .filter(|p| p.as_rule() != Rule::EOI)
-        .map(|p| b.item(p))
-        .collect();
+    let items = file_pair.into_inner().filter(|p| p.as_rule() != Rule::EOI).map(|p| b.item(p)).collect();
     Ok(Module { items })
 }
 
@@ -138,7 +134,9 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
         InputLocation::Span((s, _)) => s,
     };
     let mut expected: Vec<String> = match &e.variant {
-        ErrorVariant::ParsingError { positives, .. } => positives.iter().filter_map(|r| describe_rule(*r)).map(str::to_string).collect(),
+        ErrorVariant::ParsingError { positives, .. } => {
+            positives.iter().filter_map(|r| describe_rule(*r)).map(str::to_string).collect()
+        }
         ErrorVariant::CustomError { .. } => Vec::new(),
     };
     if let Some(attempts) = e.parse_attempts() {
@@ -151,7 +149,11 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
                 // Punctuation only: keywords, letters and digit ranges are covered by the
                 // rule descriptions.
                 let token = token.to_string();
-                if !token.is_empty() && token.chars().all(|c| c.is_ascii_punctuation() && c != '_') && token != ".." && token != "#" {
+                if !token.is_empty()
+                    && token.chars().all(|c| c.is_ascii_punctuation() && c != '_')
+                    && token != ".."
+                    && token != "#"
+                {
                     expected.push(format!("`{token}`"));
                 }
             }
@@ -163,8 +165,13 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     expected.sort();
     expected.dedup();
     if let Some(open) = unterminated_string(text, pos) {
-        return Diagnostic::error("E0001", "unterminated string", Span::new(file, open, open + 1), "this string is not closed on its line")
-            .with_help("close it with `\"`; a string cannot span lines (write `\\n` for a line break)");
+        return Diagnostic::error(
+            "E0001",
+            "unterminated string",
+            Span::new(file, open, open + 1),
+            "this string is not closed on its line",
+        )
+        .with_help("close it with `\"`; a string cannot span lines (write `\\n` for a line break)");
     }
     let found = describe_found(&text[pos..]);
     let end = (pos + found.1).min(text.len());
@@ -174,7 +181,9 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     };
     let word: String = text[pos..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-    let keywords = ["experiment", "import", "profile", "for", "override"].into_iter().chain(crate::ast::DefKind::ALL.iter().map(|k| k.keyword()));
+    let keywords = ["experiment", "import", "profile", "for", "override"]
+        .into_iter()
+        .chain(crate::ast::DefKind::ALL.iter().map(|k| k.keyword()));
     Diagnostic::error(
         "E0001",
         format!("expected {expectation}, found {}", found.0),
@@ -231,6 +240,12 @@ struct Builder<'t> {
 /// The end of `text[start..end]` once trailing whitespace and comments are removed.
 /// Strings never span lines, so a `#` is found to be a comment by looking at its line only.
 fn trim_end(text: &str, start: usize, mut end: usize) -> usize {
+    // pest's skip is `(WHITESPACE | COMMENT)*` and a comment is always followed by a line
+    // break or the end of the file, so most spans need no work at all.
+    let ends_clean = !text[start..end].ends_with(|c: char| c.is_whitespace()) && end < text.len();
+    if ends_clean {
+        return end;
+    }
     loop {
         end = start + text[start..end].trim_end().len();
         let line_start = text[start..end].rfind('\n').map_or(start, |i| start + i + 1);

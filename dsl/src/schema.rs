@@ -59,9 +59,15 @@ impl Artifact {
 #[derive(Debug)]
 pub enum Ty {
     /// A whole number; scale suffixes (`4k`, `2M`) allowed, no unit.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A real number; suffixes allowed, no unit.
-    Float { min: f64, max: f64 },
+    Float {
+        min: f64,
+        max: f64,
+    },
     /// A share between 0 and 1, written `3%` or `0.03`.
     Fraction,
     Bool,
@@ -101,7 +107,9 @@ impl Ty {
             Ty::Bool => "`true` or `false`".into(),
             Ty::Str => "a string".into(),
             Ty::Path => "a file path (a string)".into(),
-            Ty::Enum(options) => format!("one of {}", options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ")),
+            Ty::Enum(options) => {
+                format!("one of {}", options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "))
+            }
             Ty::Tokens => "a token count (`44.2B tokens`)".into(),
             Ty::Steps => "a step count (`20 steps`)".into(),
             Ty::Warmup => "a warm-up (`3%` of the steps or `20 steps`)".into(),

@@ -67,7 +67,10 @@ pub fn number(q: &Quantity) -> Option<Number> {
     let mut int = None;
     if exp10 >= 0 {
         if exp10 <= 30 {
-            int = 10i128.checked_pow(exp10.unsigned_abs()).and_then(|p| m.checked_mul(p)).and_then(|v| i64::try_from(v).ok());
+            int = 10i128
+                .checked_pow(exp10.unsigned_abs())
+                .and_then(|p| m.checked_mul(p))
+                .and_then(|v| i64::try_from(v).ok());
         }
     } else {
         while exp10 < 0 && m % 10 == 0 && m != 0 {

@@ -6,7 +6,13 @@ use exp_dsl::Options;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub fn run(files: &[PathBuf], profile: Option<String>, format: DiagnosticFormat, deny_warnings: bool, color: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    files: &[PathBuf],
+    profile: Option<String>,
+    format: DiagnosticFormat,
+    deny_warnings: bool,
+    color: bool,
+) -> anyhow::Result<ExitCode> {
     let catalog = exp_stages::catalog();
     let all_profiles = profile.is_none();
     let options = Options { profile, all_profiles };

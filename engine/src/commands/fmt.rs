@@ -15,7 +15,13 @@ pub fn run(files: &[PathBuf], check: bool) -> anyhow::Result<ExitCode> {
             Err(d) => {
                 let mut sources = exp_dsl::SourceMap::default();
                 let id = sources.add(file.display().to_string(), file, text.clone());
-                let d = exp_dsl::Diagnostic { primary: exp_dsl::diagnostic::Label { span: exp_dsl::span::Span { file: id, ..d.primary.span }, ..d.primary }, ..d };
+                let d = exp_dsl::Diagnostic {
+                    primary: exp_dsl::diagnostic::Label {
+                        span: exp_dsl::span::Span { file: id, ..d.primary.span },
+                        ..d.primary
+                    },
+                    ..d
+                };
                 eprint!("{}", exp_dsl::diagnostic::render(&sources, &[d], false));
                 broken += 1;
                 continue;

@@ -36,7 +36,9 @@ fn print_kind(k: &KindSchema) {
             Default::Str(s) => format!("default {s:?}"),
             Default::Sym(s) => format!("default {s}"),
             Default::Floats(v) => format!("default ({})", v.iter().map(f64::to_string).collect::<Vec<_>>().join(", ")),
-            Default::Strs(v) => format!("default [{}]", v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")),
+            Default::Strs(v) => {
+                format!("default [{}]", v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))
+            }
             Default::Empty => "default []".to_string(),
         };
         println!("  {:<18} {}  ({default})\n  {:<18} {}", p.name, p.ty.describe(), "", p.doc);

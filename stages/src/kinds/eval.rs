@@ -3,7 +3,8 @@
 use super::{COUNT, SEED};
 use exp_dsl::schema::{Artifact, Constructor, Default, KindSchema, Param, Role, Ty};
 
-const SHOTS: Param = Param::with("shots", Ty::Int { min: 0, max: 16 }, Default::Int(0), "few-shot examples in the prompt");
+const SHOTS: Param =
+    Param::with("shots", Ty::Int { min: 0, max: 16 }, Default::Int(0), "few-shot examples in the prompt");
 const LIMIT: Param = Param::optional("limit", COUNT, "evaluate at most this many items (toy runs)");
 const TEMPLATE: Param = Param::optional("template", Ty::Path, "prompt template replacing the task's own");
 
@@ -19,8 +20,18 @@ pub const TASKS: &[Constructor] = &[
         name: "igakuqa",
         params: &[
             SHOTS,
-            Param::with("years", Ty::List(&Ty::Int { min: 2006, max: 2100 }), Default::Empty, "exam years to evaluate (all bundled years when empty)"),
-            Param::with("lang", Ty::Enum(&["ja", "en"]), Default::Sym("ja"), "original Japanese or the English translation"),
+            Param::with(
+                "years",
+                Ty::List(&Ty::Int { min: 2006, max: 2100 }),
+                Default::Empty,
+                "exam years to evaluate (all bundled years when empty)",
+            ),
+            Param::with(
+                "lang",
+                Ty::Enum(&["ja", "en"]),
+                Default::Sym("ja"),
+                "original Japanese or the English translation",
+            ),
             LIMIT,
             TEMPLATE,
         ],
@@ -30,7 +41,12 @@ pub const TASKS: &[Constructor] = &[
     task!("jmed_jmmlu", "JMED-LLM `jmmlu_med` (MCQA)"),
     Constructor {
         name: "pubmedqa",
-        params: &[SHOTS, Param::with("lang", Ty::Enum(&["en", "ja"]), Default::Sym("en"), "language of the prompt"), LIMIT, TEMPLATE],
+        params: &[
+            SHOTS,
+            Param::with("lang", Ty::Enum(&["en", "ja"]), Default::Sym("en"), "language of the prompt"),
+            LIMIT,
+            TEMPLATE,
+        ],
         doc: "PubMedQA yes/no/maybe with its abstract, test split",
     },
     task!("crade", "CRADE document classification"),
@@ -42,7 +58,12 @@ pub const TASKS: &[Constructor] = &[
     task!("nrner", "NRNER NER (F1)"),
     Constructor {
         name: "ejmmt",
-        params: &[SHOTS, Param::required("direction", Ty::Enum(&["en-ja", "ja-en"]), "translation direction"), LIMIT, TEMPLATE],
+        params: &[
+            SHOTS,
+            Param::required("direction", Ty::Enum(&["en-ja", "ja-en"]), "translation direction"),
+            LIMIT,
+            TEMPLATE,
+        ],
         doc: "medical MT from the IgakuQA translations (BLEU)",
     },
 ];
@@ -74,9 +95,19 @@ pub static JMEDBENCH: KindSchema = KindSchema {
         Param::required("model", Ty::Input(&[Artifact::Model]), "the model to evaluate"),
         Param::required("tasks", Ty::List(&Ty::Variant(TASKS)), "tasks to run"),
         Param::optional("tokenizer", Ty::Input(&[Artifact::Tokenizer]), "tokenizer of a local model"),
-        Param::with("provider", Ty::Variant(PROVIDERS), Default::Optional, "who computes likelihoods (our model when absent)"),
+        Param::with(
+            "provider",
+            Ty::Variant(PROVIDERS),
+            Default::Optional,
+            "who computes likelihoods (our model when absent)",
+        ),
         Param::with("batch", COUNT, Default::Int(8), "items per batch"),
-        Param::with("bootstrap", Ty::Int { min: 0, max: 100_000 }, Default::Int(1000), "bootstrap resamples for confidence intervals"),
+        Param::with(
+            "bootstrap",
+            Ty::Int { min: 0, max: 100_000 },
+            Default::Int(1000),
+            "bootstrap resamples for confidence intervals",
+        ),
         Param::with("seed", SEED, Default::Int(0), "seed of few-shot choice and bootstrap"),
     ],
     doc: "JMedBench-style evaluation: MCQA, NER, DC, STS, MT",

@@ -12,7 +12,12 @@ pub static LICENCE: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[
         INPUT,
-        Param::with("keep", Ty::List(&Ty::Str), Default::Strs(&["CC0", "CC-BY"]), "licence identifiers to keep; unknown licences are dropped"),
+        Param::with(
+            "keep",
+            Ty::List(&Ty::Str),
+            Default::Strs(&["CC0", "CC-BY"]),
+            "licence identifiers to keep; unknown licences are dropped",
+        ),
     ],
     doc: "keep documents whose normalised licence is in `keep`",
 };
@@ -46,8 +51,17 @@ pub static DEDUP: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[
         INPUT,
-        Param::with("by", Ty::List(&Ty::Enum(&["id", "doi", "pmid", "text"])), Default::Strs(&["id"]), "identifiers compared"),
-        Param::optional("against", Ty::List(&Ty::Input(&[Artifact::Documents])), "other sources whose documents win over these"),
+        Param::with(
+            "by",
+            Ty::List(&Ty::Enum(&["id", "doi", "pmid", "text"])),
+            Default::Strs(&["id"]),
+            "identifiers compared",
+        ),
+        Param::optional(
+            "against",
+            Ty::List(&Ty::Input(&[Artifact::Documents])),
+            "other sources whose documents win over these",
+        ),
     ],
     doc: "exact deduplication by identifiers, within the input and against other sources",
 };
@@ -59,7 +73,12 @@ pub static NEAR_DEDUP: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[
         INPUT,
-        Param::with("threshold", Ty::Fraction, Default::Float(0.8), "Jaccard similarity above which two documents are duplicates"),
+        Param::with(
+            "threshold",
+            Ty::Fraction,
+            Default::Float(0.8),
+            "Jaccard similarity above which two documents are duplicates",
+        ),
         Param::with("permutations", Ty::Int { min: 16, max: 1024 }, Default::Int(128), "MinHash permutations"),
         Param::with("shingle", Ty::Int { min: 1, max: 64 }, Default::Int(5), "characters per shingle"),
         Param::with("seed", SEED, Default::Int(0), "MinHash seed"),
@@ -74,8 +93,17 @@ pub static DECONTAMINATE: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[
         INPUT,
-        Param::required("against", Ty::List(&Ty::Input(&[Artifact::Documents])), "evaluation sets that must not leak into training data"),
-        Param::with("ngram", Ty::Int { min: 1, max: 64 }, Default::Int(13), "n-gram length (characters for Japanese, words for English)"),
+        Param::required(
+            "against",
+            Ty::List(&Ty::Input(&[Artifact::Documents])),
+            "evaluation sets that must not leak into training data",
+        ),
+        Param::with(
+            "ngram",
+            Ty::Int { min: 1, max: 64 },
+            Default::Int(13),
+            "n-gram length (characters for Japanese, words for English)",
+        ),
     ],
     doc: "drop documents sharing an n-gram with an evaluation set",
 };
@@ -89,7 +117,12 @@ pub static SPLIT: KindSchema = KindSchema {
         INPUT,
         Param::required("keep", Ty::Enum(&["train", "test"]), "which side to keep"),
         Param::optional("ids", Ty::Path, "file listing the ids of the test side (e.g. PubMedQA's ground truth)"),
-        Param::with("test_share", Ty::Fraction, Default::Float(0.5), "share of documents on the test side when no id list is given"),
+        Param::with(
+            "test_share",
+            Ty::Fraction,
+            Default::Float(0.5),
+            "share of documents on the test side when no id list is given",
+        ),
         Param::with("seed", SEED, Default::Int(0), "seed of the random split"),
     ],
     doc: "split a benchmark into its training and test sides without leakage",

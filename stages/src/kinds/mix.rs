@@ -11,10 +11,19 @@ pub static MIX: KindSchema = KindSchema {
     output: Artifact::Corpus,
     role: Role::Plain,
     params: &[
-        Param::optional("tokenizer", Ty::Input(&[Artifact::Tokenizer]), "counts tokens for budgets and the composition"),
+        Param::optional(
+            "tokenizer",
+            Ty::Input(&[Artifact::Tokenizer]),
+            "counts tokens for budgets and the composition",
+        ),
         Param::optional("budget", Ty::Tokens, "total tokens of the corpus (members scaled to fit)"),
         Param::with("seed", SEED, Default::Int(0), "seed of up- and down-sampling"),
-        Param::with("content", Ty::Map(&Ty::Str), Default::Empty, "content type per member name, for the composition breakdown"),
+        Param::with(
+            "content",
+            Ty::Map(&Ty::Str),
+            Default::Empty,
+            "content type per member name, for the composition breakdown",
+        ),
     ],
     doc: "a corpus mixed from subcorpora, deterministic with a seed",
 };

@@ -9,7 +9,11 @@ pub static MIXTRAL: KindSchema = KindSchema {
     output: Artifact::Model,
     role: Role::Plain,
     params: &[
-        Param::required("preset", Ty::Enum(&["tiny", "llm-jp-8x13b"]), "`tiny` for CPU runs; `llm-jp-8x13b` is the paper's base configuration"),
+        Param::required(
+            "preset",
+            Ty::Enum(&["tiny", "llm-jp-8x13b"]),
+            "`tiny` for CPU runs; `llm-jp-8x13b` is the paper's base configuration",
+        ),
         Param::optional("hidden", COUNT, "hidden size (overrides the preset)"),
         Param::optional("layers", COUNT, "decoder layers"),
         Param::optional("heads", COUNT, "attention heads"),
@@ -20,7 +24,11 @@ pub static MIXTRAL: KindSchema = KindSchema {
         Param::optional("context", COUNT, "maximum sequence length"),
         Param::optional("vocab", COUNT, "vocabulary size (normally the tokenizer's)"),
         Param::optional("rope_theta", Ty::Float { min: 1.0, max: f64::INFINITY }, "rotary embedding base"),
-        Param::optional("tokenizer", Ty::Input(&[Artifact::Tokenizer]), "tokenizer whose vocabulary sizes the embedding"),
+        Param::optional(
+            "tokenizer",
+            Ty::Input(&[Artifact::Tokenizer]),
+            "tokenizer whose vocabulary sizes the embedding",
+        ),
         Param::with("seed", SEED, Default::Int(0), "initialisation seed"),
     ],
     doc: "a freshly initialised Mixtral-style MoE",

@@ -10,7 +10,12 @@ pub static RENDER: KindSchema = KindSchema {
     params: &[
         Param::required("input", Ty::Input(&[Artifact::Documents]), "records to render"),
         Param::required("template", Ty::Path, "minijinja template; its content is part of the node's identity"),
-        Param::with("format", Ty::Enum(&["text", "chat"]), Default::Sym("text"), "plain training text, or chat turns for SFT"),
+        Param::with(
+            "format",
+            Ty::Enum(&["text", "chat"]),
+            Default::Sym("text"),
+            "plain training text, or chat turns for SFT",
+        ),
     ],
     doc: "render records through a minijinja template",
 };

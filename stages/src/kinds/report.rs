@@ -9,7 +9,12 @@ pub static COMPARE: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[
         Param::required("evals", Ty::List(&Ty::Input(&[Artifact::Scores])), "evaluations to compare (e.g. `eval_*`)"),
-        Param::with("by", Ty::List(&Ty::Enum(&["task", "category", "language"])), Default::Strs(&["task", "category", "language"]), "tables and figures to produce"),
+        Param::with(
+            "by",
+            Ty::List(&Ty::Enum(&["task", "category", "language"])),
+            Default::Strs(&["task", "category", "language"]),
+            "tables and figures to produce",
+        ),
         Param::with("plot", Ty::Enum(&["bars", "lines", "none"]), Default::Sym("bars"), "figure style"),
         Param::optional("corpora", Ty::List(&Ty::Input(&[Artifact::Corpus])), "corpora whose composition to chart"),
     ],

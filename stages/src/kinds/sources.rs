@@ -6,10 +6,16 @@ use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
 /// Field mapping shared by the record readers: which record field is the text, the id,
 /// and which fields become metadata.
 const TEXT_FIELD: Param = Param::with("text", Ty::Str, Default::Str("text"), "record field holding the document text");
-const ID_FIELD: Param = Param::optional("id", Ty::Str, "record field holding the document id (PMID, DOI, …); a running number when absent");
-const LANG_FIELD: Param = Param::optional("lang", LANG, "the language of every document, when known; otherwise identified per document");
-const META_FIELD: Param =
-    Param::with("meta", Ty::Map(&Ty::Str), Default::Empty, "metadata name → record field, e.g. `{ doi: \"doi\", year: \"pub_year\" }`");
+const ID_FIELD: Param =
+    Param::optional("id", Ty::Str, "record field holding the document id (PMID, DOI, …); a running number when absent");
+const LANG_FIELD: Param =
+    Param::optional("lang", LANG, "the language of every document, when known; otherwise identified per document");
+const META_FIELD: Param = Param::with(
+    "meta",
+    Ty::Map(&Ty::Str),
+    Default::Empty,
+    "metadata name → record field, e.g. `{ doi: \"doi\", year: \"pub_year\" }`",
+);
 
 const PATH: Param = Param::required("path", Ty::Path, "file or glob, relative to the .med file");
 const LICENCE: Param = Param::optional("licence", Ty::Str, "licence of every document, when the files do not say it");

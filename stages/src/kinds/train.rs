@@ -25,7 +25,12 @@ pub static CPT: KindSchema = KindSchema {
     params: &[
         Param::required("base", Ty::Input(&[Artifact::Model]), "the model to continue"),
         Param::required("data", Ty::Input(&[Artifact::Tokens]), "tokenised corpus"),
-        Param::with("lr", Ty::Schedule, Default::Optional, "learning rate: peak -> floor shape (paper: 1.5e-4 -> 1.5e-5 cosine)"),
+        Param::with(
+            "lr",
+            Ty::Schedule,
+            Default::Optional,
+            "learning rate: peak -> floor shape (paper: 1.5e-4 -> 1.5e-5 cosine)",
+        ),
         Param::with("warmup", Ty::Warmup, Default::Optional, "warm-up (paper: 3% of the steps)"),
         Param::optional("tokens", Ty::Tokens, "tokens to train on; one epoch of the data when absent"),
         Param::with("betas", BETAS, Default::Floats(&[0.9, 0.95]), "AdamW β1, β2"),
@@ -40,7 +45,12 @@ pub static CPT: KindSchema = KindSchema {
         Param::with("checkpoint_every", NONNEG, Default::Int(0), "steps between checkpoints (0: at the end only)"),
         Param::with("seed", SEED, Default::Int(0), "data order and initialisation seed"),
         Param::with("device", DEVICE, Default::Sym("cpu"), "where our trainer runs"),
-        Param::with("parallel", Ty::Struct(PARALLEL), Default::Optional, "Megatron-LM layout at cluster scale (paper: tp 2, pp 4, cp 1, ep 4)"),
+        Param::with(
+            "parallel",
+            Ty::Struct(PARALLEL),
+            Default::Optional,
+            "Megatron-LM layout at cluster scale (paper: tp 2, pp 4, cp 1, ep 4)",
+        ),
     ],
     doc: "continued pre-training of a MoE model",
 };
@@ -62,7 +72,11 @@ pub static SFT: KindSchema = KindSchema {
     role: Role::Finetune,
     params: &[
         Param::required("base", Ty::Input(&[Artifact::Model]), "the model to fine-tune"),
-        Param::required("data", Ty::Input(&[Artifact::Documents]), "chat-formatted records; the loss is masked on prompts"),
+        Param::required(
+            "data",
+            Ty::Input(&[Artifact::Documents]),
+            "chat-formatted records; the loss is masked on prompts",
+        ),
         Param::required("tokenizer", Ty::Input(&[Artifact::Tokenizer]), "the tokenizer"),
         Param::with("lr", Ty::Schedule, Default::Optional, "learning rate (paper: 2e-6)"),
         Param::with("warmup", Ty::Warmup, Default::Optional, "warm-up (paper: 20 steps)"),

@@ -55,7 +55,12 @@ pub static PARALLEL: KindSchema = KindSchema {
         Param::required("first", Ty::Input(&[Artifact::Documents]), "one side (e.g. English abstracts)"),
         Param::required("second", Ty::Input(&[Artifact::Documents]), "the other side (e.g. their translations)"),
         Param::with("by", Ty::Enum(&["id", "doi", "pmid"]), Default::Sym("id"), "identifier pairing the two sides"),
-        Param::with("order", Ty::Enum(&["shuffled", "first", "second"]), Default::Sym("shuffled"), "language order in each pair: random per pair, or fixed"),
+        Param::with(
+            "order",
+            Ty::Enum(&["shuffled", "first", "second"]),
+            Default::Sym("shuffled"),
+            "language order in each pair: random per pair, or fixed",
+        ),
         Param::with("separator", Ty::Str, Default::Str("\n\n"), "text between the two sides"),
         Param::with("seed", SEED, Default::Int(0), "seed of the per-pair order"),
     ],
