@@ -5,7 +5,7 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub fn run(files: &[PathBuf], check: bool) -> anyhow::Result<ExitCode> {
+pub fn run(files: &[PathBuf], check: bool, color: bool) -> anyhow::Result<ExitCode> {
     let mut unformatted = 0;
     let mut broken = 0;
     for file in files {
@@ -13,16 +13,10 @@ pub fn run(files: &[PathBuf], check: bool) -> anyhow::Result<ExitCode> {
         let formatted = match exp_dsl::format::format_source(&text) {
             Ok(f) => f,
             Err(d) => {
+                // The formatter parses the text as file 0, the only file of this map.
                 let mut sources = exp_dsl::SourceMap::default();
-                let id = sources.add(file.display().to_string(), file, text.clone());
-                let d = exp_dsl::Diagnostic {
-                    primary: exp_dsl::diagnostic::Label {
-                        span: exp_dsl::span::Span { file: id, ..d.primary.span },
-                        ..d.primary
-                    },
-                    ..d
-                };
-                eprint!("{}", exp_dsl::diagnostic::render(&sources, &[d], false));
+                sources.add(file.display().to_string(), file, text.clone());
+                eprint!("{}", exp_dsl::diagnostic::render(&sources, &[d], color));
                 broken += 1;
                 continue;
             }

@@ -14,7 +14,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Check { files, profile, format, deny_warnings } => {
             check::run(&files, profile, format, deny_warnings, color)
         }
-        Command::Fmt { files, check } => fmt::run(&files, check),
+        Command::Fmt { files, check } => fmt::run(&files, check, color),
         Command::Show { file, lowered: _, profile, format } => show::run(&file, profile, format, color),
         Command::Stages { kind } => stages::run(kind.as_deref()),
     }
