@@ -90,13 +90,11 @@ fn load_bytes(loaded: &mut Loaded, stack: &mut Vec<PathBuf>, name: String, path:
         );
         return id;
     }
-    let module = match parse::parse(id, text) {
-        Ok(m) => m,
-        Err(d) => {
-            loaded.diagnostics.push(d);
-            return id;
-        }
-    };
+    let (module, syntax_errors) = parse::parse_recovering(id, text);
+    if !syntax_errors.is_empty() {
+        loaded.diagnostics.extend(syntax_errors);
+        return id;
+    }
     stack.push(normalise(path));
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     for item in &module.items {

@@ -26,6 +26,60 @@ pub fn parse(file: FileId, text: &str) -> Result<Module, Diagnostic> {
     Ok(Module { items })
 }
 
+/// Most syntax errors reported for one file.
+pub const MAX_SYNTAX_ERRORS: usize = 20;
+
+/// Parses one file, reporting several syntax errors where there are several: after an
+/// error, parsing resumes at the next line that starts (in column 0) with a keyword that
+/// begins an item. The module holds what parsed; it is complete only without errors.
+pub fn parse_recovering(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let mut items = Vec::new();
+    let mut masked: Option<String> = None;
+    loop {
+        // Text already reported on is blanked (newlines kept), so positions stay those of
+        // the real file.
+        let current = masked.as_deref().unwrap_or(text);
+        match parse(file, current) {
+            Ok(m) => {
+                items.extend(m.items);
+                break;
+            }
+            Err(d) => {
+                let at = d.primary.span.end.max(d.primary.span.start);
+                let nesting = d.code == "E0003";
+                diagnostics.push(d);
+                match next_item_start(text, at) {
+                    Some(next) if !nesting && diagnostics.len() < MAX_SYNTAX_ERRORS => {
+                        let blank: String = text[..next].bytes().map(|b| if b == b'\n' { '\n' } else { ' ' }).collect();
+                        masked = Some(blank + &text[next..]);
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+    (Module { items }, diagnostics)
+}
+
+/// The start of the first line after `pos` that begins with an item keyword.
+fn next_item_start(text: &str, pos: usize) -> Option<usize> {
+    const STARTS: [&str; 15] = [
+        "experiment", "import", "profile", "for", "override", "tokenizer", "source", "corpus", "dataset", "model",
+        "pretrain", "finetune", "eval", "report", "let",
+    ];
+    let mut line = text.get(pos..)?.find('\n').map(|i| pos + i + 1)?;
+    while line < text.len() {
+        let rest = &text[line..];
+        let word: &str = rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
+        if STARTS.contains(&word) {
+            return Some(line);
+        }
+        line += rest.find('\n').map_or(rest.len(), |i| i + 1);
+    }
+    None
+}
+
 /// Parses a standalone expression (used by tests and by the formatter's self-check).
 pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Diagnostic> {
     check_nesting(file, text)?;
