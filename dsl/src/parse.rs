@@ -65,8 +65,21 @@ pub fn parse_recovering(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
 /// The start of the first line after `pos` that begins with an item keyword.
 fn next_item_start(text: &str, pos: usize) -> Option<usize> {
     const STARTS: [&str; 15] = [
-        "experiment", "import", "profile", "for", "override", "tokenizer", "source", "corpus", "dataset", "model",
-        "pretrain", "finetune", "eval", "report", "let",
+        "experiment",
+        "import",
+        "profile",
+        "for",
+        "override",
+        "tokenizer",
+        "source",
+        "corpus",
+        "dataset",
+        "model",
+        "pretrain",
+        "finetune",
+        "eval",
+        "report",
+        "let",
     ];
     let mut line = text.get(pos..)?.find('\n').map(|i| pos + i + 1)?;
     while line < text.len() {

@@ -23,6 +23,14 @@ impl Value {
         Value::Map(entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
     }
 
+    /// The field `key` of a map value.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Map(m) => m.get(key),
+            _ => None,
+        }
+    }
+
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Int(i) => Some(*i as f64),
