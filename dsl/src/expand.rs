@@ -76,6 +76,8 @@ pub struct Namespace {
     pub instances: Vec<Instance>,
     pub by_name: HashMap<String, usize>,
     pub profiles: Vec<String>,
+    /// `let`s used as the list of a `for` loop (they are used, though not elaborated).
+    pub loop_lets: Vec<usize>,
 }
 
 impl Namespace {
@@ -90,7 +92,7 @@ impl Namespace {
 
 /// Expands `loaded` for `profile` (`None`: the file's own `let` values).
 pub fn expand(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic>) -> Namespace {
-    let mut x = Expander { ns: Namespace::default(), diags, root: loaded.root };
+    let mut x = Expander { ns: Namespace::default(), diags };
     // Pass 1: headers, top-level `let`s and profiles, so loops may iterate over a `let`
     // written further down the file.
     let mut profiles: Vec<(&Profile, FileId)> = Vec::new();
@@ -122,7 +124,8 @@ pub fn expand(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic
             }
         }
     }
-    x.apply_profiles(&profiles, profile);
+    let order: HashMap<FileId, usize> = loaded.modules.iter().enumerate().map(|(i, (f, _))| (*f, i)).collect();
+    x.apply_profiles(&profiles, profile, &order);
     // Pass 2: everything else, loops unrolled.
     for (file, module) in &loaded.modules {
         let in_root = Some(*file) == loaded.root;
@@ -142,29 +145,36 @@ pub fn expand(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic
 struct Expander<'d> {
     ns: Namespace,
     diags: &'d mut Vec<Diagnostic>,
-    root: Option<FileId>,
 }
 
 impl Expander<'_> {
-    fn apply_profiles(&mut self, profiles: &[(&Profile, FileId)], selected: Option<&str>) {
-        let mut seen: HashMap<&str, Span> = HashMap::new();
+    /// Profiles of the same name in different files add up, applied in load order
+    /// (imports first). A profile does not change a `let` that a later file (one importing
+    /// the profile's file) redefined with `override`: the importing file's choice wins.
+    fn apply_profiles(
+        &mut self,
+        profiles: &[(&Profile, FileId)],
+        selected: Option<&str>,
+        order: &HashMap<FileId, usize>,
+    ) {
+        let mut seen: HashMap<(&str, FileId), Span> = HashMap::new();
         for (p, file) in profiles {
-            if let Some(first) = seen.get(p.name.text.as_str()) {
-                if Some(*file) == self.root {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "E0102",
-                            format!("profile `{}` is defined twice", p.name.text),
-                            p.name.span,
-                            "defined again here",
-                        )
-                        .with_secondary(*first, "first defined here"),
-                    );
-                }
+            if let Some(first) = seen.get(&(p.name.text.as_str(), *file)) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0102",
+                        format!("profile `{}` is defined twice", p.name.text),
+                        p.name.span,
+                        "defined again here",
+                    )
+                    .with_secondary(*first, "first defined here"),
+                );
                 continue;
             }
-            seen.insert(&p.name.text, p.name.span);
-            self.ns.profiles.push(p.name.text.clone());
+            seen.insert((&p.name.text, *file), p.name.span);
+            if !self.ns.profiles.contains(&p.name.text) {
+                self.ns.profiles.push(p.name.text.clone());
+            }
             let chosen = selected == Some(p.name.text.as_str());
             for o in &p.lets {
                 let target = self.ns.lookup(&o.name.text).filter(|&i| self.ns.instances[i].is_let());
@@ -182,7 +192,8 @@ impl Expander<'_> {
                     );
                     continue;
                 };
-                if chosen {
+                let redefined_later = order.get(&self.ns.instances[i].file) > order.get(file);
+                if chosen && !redefined_later {
                     let inst = &mut self.ns.instances[i];
                     let mut def = (*inst.def).clone();
                     def.value = o.value.clone();
@@ -373,6 +384,7 @@ impl Expander<'_> {
                         return self.list_items(&b.expr, &b.env, depth + 1);
                     }
                     if let Some(i) = self.ns.lookup(text).filter(|&i| self.ns.instances[i].is_let()) {
+                        self.ns.loop_lets.push(i);
                         let value = self.ns.instances[i].def.value.clone();
                         return self.list_items(&value, &Rc::new(Env::default()), depth + 1);
                     }

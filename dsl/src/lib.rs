@@ -89,13 +89,15 @@ fn analyse(loaded: Loaded, path: &Path, catalog: &Catalog, options: &Options) ->
     let mut graph = None;
     let mut profiles = Vec::new();
     if let Some(root) = loaded.root.filter(|_| parsed_ok) {
-        let (g, p) = lower(&loaded, root, root_dir, catalog, options.profile.as_deref(), &mut diagnostics);
+        let (g, p) = lower(&loaded, root, root_dir, catalog, options.profile.as_deref(), true, &mut diagnostics);
         graph = g;
         profiles = p;
         if options.all_profiles {
             for other in profiles.clone() {
                 if Some(other.as_str()) != options.profile.as_deref() {
-                    lower(&loaded, root, root_dir, catalog, Some(&other), &mut diagnostics);
+                    // Unused-definition warnings come from the profile asked for only: a
+                    // definition only one profile needs is not unused.
+                    lower(&loaded, root, root_dir, catalog, Some(&other), false, &mut diagnostics);
                 }
             }
         }
@@ -111,6 +113,7 @@ fn lower(
     root_dir: &Path,
     catalog: &Catalog,
     profile: Option<&str>,
+    report_unused: bool,
     diagnostics: &mut Vec<Diag>,
 ) -> (Option<Graph>, Vec<String>) {
     let ns = expand::expand(loaded, profile, diagnostics);
@@ -142,7 +145,7 @@ fn lower(
         return (None, ns.profiles);
     };
     let mut elab = elaborate::Elaborator::new(catalog, &loaded.sources, root_dir, &ns);
-    elab.run();
+    elab.run(report_unused);
     diagnostics.append(&mut elab.diags);
     let mut g = Graph { experiment, profile: profile.map(str::to_string), nodes: std::mem::take(&mut elab.nodes) };
     g.sort();

@@ -121,13 +121,13 @@ fn load_bytes(loaded: &mut Loaded, stack: &mut Vec<PathBuf>, name: String, path:
         }
         match std::fs::read(&target) {
             Ok(bytes) => {
-                load_bytes(loaded, stack, target.display().to_string(), &target, bytes);
+                load_bytes(loaded, stack, key.display().to_string(), &target, bytes);
             }
             Err(e) => loaded.diagnostics.push(Diagnostic::error(
                 "E0004",
                 format!("cannot import `{rel}`: {}", io_reason(&e)),
                 *span,
-                format!("looked for `{}`", target.display()),
+                format!("looked for `{}`", key.display()),
             )),
         }
     }

@@ -242,8 +242,12 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     }
     let found = describe_found(&text[pos..]);
     let end = (pos + found.1).min(text.len());
+    if expected.is_empty() {
+        return Diagnostic::error("E0001", format!("unexpected {}", found.0), Span::new(file, pos, end), "not expected here")
+            .with_help("`experiment`, `import`, `profile`, `for`, `in`, `override`, `with`, `let`, `true` and `false` are keywords, not names");
+    }
     let expectation = match expected.as_slice() {
-        [] => "something else".to_string(),
+        [] => unreachable!("handled above"),
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     };

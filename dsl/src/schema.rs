@@ -3,7 +3,7 @@
 //! lowering uses it to fill defaults and canonicalise values. Schemas are static data so
 //! the `stages` crate can declare them as constants, one per stage kind.
 
-use crate::ast::DefKind;
+use crate::ast::{DefKind, Unit};
 
 /// The type of an artifact that flows along the graph's edges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -76,10 +76,12 @@ pub enum Ty {
     Path,
     /// One of a fixed set of symbols, written bare (`en`) or as a string.
     Enum(&'static [&'static str]),
-    /// A token count: `44.2B tokens` or `44.2B`.
-    Tokens,
-    /// A step count: `20 steps` or `20`.
-    Steps,
+    /// A whole count of something, written with or without its unit: `44.2B tokens`,
+    /// `2 epochs`, `1024 seqs`; at least `min`.
+    Count {
+        unit: Unit,
+        min: i64,
+    },
     /// A warm-up: a share of all steps (`3%`) or a step count (`20 steps`).
     Warmup,
     /// A learning rate: a constant or `peak -> floor shape`.
@@ -98,6 +100,9 @@ pub enum Ty {
 }
 
 impl Ty {
+    /// A token count, at least 0.
+    pub const TOKENS: Ty = Ty::Count { unit: Unit::Tokens, min: 0 };
+
     /// How the type is named in "expected …" messages.
     pub fn describe(&self) -> String {
         match self {
@@ -110,8 +115,7 @@ impl Ty {
             Ty::Enum(options) => {
                 format!("one of {}", options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "))
             }
-            Ty::Tokens => "a token count (`44.2B tokens`)".into(),
-            Ty::Steps => "a step count (`20 steps`)".into(),
+            Ty::Count { unit, .. } => format!("a count of {0} (`4k {0}`)", unit.text()),
             Ty::Warmup => "a warm-up (`3%` of the steps or `20 steps`)".into(),
             Ty::Schedule => "a learning rate (`1.5e-4` or `1.5e-4 -> 1.5e-5 cosine`)".into(),
             Ty::List(t) => format!("a list of {}", t.describe_plural()),

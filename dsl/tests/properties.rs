@@ -76,11 +76,12 @@ fn program() -> impl Strategy<Value = Program> {
             push("model base = mixtral( preset: tiny , tokenizer: tok )");
             push(&format!("for c in [ {} ] {{", corpus_names.join(" , ")));
             push("dataset d_{c} = tokenize( c , tok )");
-            push("pretrain p_{c} = cpt( base , d_{c} ) { lr: 1.5e-4 -> 1.5e-5 cosine , warmup: 3% , seq: 256 }");
+            // A schedule's shape belongs on its line: keep the schedule one token.
+            push("pretrain p_{c} = cpt( base , d_{c} ) { lr: 1.5e-4\u{0}->\u{0}1.5e-5\u{0}cosine , warmup: 3% , seq: 256 }");
             push("eval e_{c} = jmedbench( p_{c} , tasks: [ igakuqa( shots: 3 ) , crade ] )");
             push("}");
             push("report r = compare( e_* )");
-            // `\0` kept "10M tokens" together; units must stay on the number's line.
+            // `\0` kept "10M tokens" and the schedule together: they stay on one line.
             let tokens = t.into_iter().map(|x| x.replace('\u{0}', " ")).collect();
             Program { tokens }
         })

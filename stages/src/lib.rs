@@ -4,9 +4,13 @@
 //! schemas as they are built; the burn-dependent trainer will live in its own crate so
 //! this one stays quick to build.
 
+pub mod documents;
+pub mod files;
 pub mod kinds;
+pub mod stage;
 
 use exp_dsl::schema::{Catalog, KindSchema};
+pub use stage::{Context, InputArtifact, Reporter, Resources, Stage, StageError};
 
 /// All stage kinds, in the order `exp stages` lists them.
 pub static KINDS: &[&KindSchema] = &[
@@ -38,6 +42,12 @@ pub static KINDS: &[&KindSchema] = &[
     &kinds::report::COMPARE,
     &kinds::report::CORPUS_CARD,
 ];
+
+/// The implementation of a stage kind, when it has one yet.
+pub fn implementation(kind: &str) -> Option<&'static dyn Stage> {
+    static IMPLEMENTED: &[&dyn Stage] = &[&kinds::sources::JsonlReader, &kinds::mix::Mixer];
+    IMPLEMENTED.iter().copied().find(|s| s.schema().name == kind)
+}
 
 /// The catalogue the checker uses.
 pub fn catalog() -> Catalog {

@@ -31,6 +31,20 @@ impl Elaborator<'_> {
             return None;
         }
         if let Some(with) = with {
+            for (i, f) in with.fields.iter().enumerate() {
+                if let Some(first) = with.fields[..i].iter().find(|g| g.key.text == f.key.text) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0208",
+                            format!("parameter `{}` is given twice", f.key.text),
+                            f.span,
+                            "given again here",
+                        )
+                        .with_secondary(first.span, "first given here"),
+                    );
+                    return None;
+                }
+            }
             // Own `with` fields override inherited ones of the same name.
             mixture.with.retain(|(f, _)| !with.fields.iter().any(|g| g.key.text == f.key.text));
             mixture.with.extend(with.fields.iter().map(|f| (f.clone(), env.clone())));
@@ -139,10 +153,59 @@ impl Elaborator<'_> {
                 let mut out = Mixture::default();
                 let mut ok = true;
                 for m in members {
-                    let ids = if m.name.is_glob() {
-                        self.glob(&m.name, &env)
+                    // A loop variable or `let` stands for a definition or for a whole
+                    // mixture, whose members join this one.
+                    let alias = m.name.plain().filter(|t| env.get(t).is_some() || self.is_let(t));
+                    let (name, menv) = match alias {
+                        None => (m.name.clone(), env.clone()),
+                        Some(_) => {
+                            let as_ref = Expr { kind: ExprKind::Ref(m.name.clone()), span: m.name.span };
+                            let Some((target, tenv)) = self.resolve_alias(&as_ref, &env) else {
+                                ok = false;
+                                continue;
+                            };
+                            match target.kind {
+                                ExprKind::Ref(n) => (n, tenv),
+                                _ if m.weight.is_some() || m.budget.is_some() => {
+                                    self.diags.push(Diagnostic::error(
+                                        "E0210",
+                                        format!(
+                                            "`{}` is a mixture; a weight or budget applies to one subcorpus",
+                                            m.name.source_text()
+                                        ),
+                                        m.span,
+                                        "weight or budget on a mixture",
+                                    ));
+                                    ok = false;
+                                    continue;
+                                }
+                                _ => {
+                                    let Some(inner) = self.mixture(&target, &tenv) else {
+                                        ok = false;
+                                        continue;
+                                    };
+                                    for member in inner.members {
+                                        if out.members.iter().any(|x| x.key == member.key) {
+                                            self.diags.push(Diagnostic::error(
+                                                "E0210",
+                                                format!("`{}` is listed twice in the mixture", member.name),
+                                                m.span,
+                                                "listed again here",
+                                            ));
+                                            ok = false;
+                                        } else {
+                                            out.members.push(member);
+                                        }
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
+                    };
+                    let ids = if name.is_glob() {
+                        self.glob(&name, &menv)
                     } else {
-                        self.reference(&m.name, &env).map(|i| vec![i])
+                        self.reference(&name, &menv).map(|i| vec![i])
                     };
                     let Some(ids) = ids else {
                         ok = false;
@@ -158,7 +221,7 @@ impl Elaborator<'_> {
                         None => Some(Value::Float(1.0)),
                     };
                     let budget = match &m.budget {
-                        Some(q) => self.quantity_value(q, &Ty::Tokens, "budget", &[crate::ast::Unit::Tokens]),
+                        Some(q) => self.quantity_value(q, &Ty::TOKENS, "budget", &[crate::ast::Unit::Tokens]),
                         None => Some(Value::Null),
                     };
                     let (Some(weight), Some(budget)) = (weight, budget) else {

@@ -83,14 +83,14 @@ impl<'a> Elaborator<'a> {
             ns,
             diags: Vec::new(),
             state: vec![State::Pending; n],
-            used: vec![false; n],
+            used: (0..n).map(|i| ns.loop_lets.contains(&i)).collect(),
             stack: Vec::new(),
             nodes: Vec::new(),
         }
     }
 
-    /// Elaborates every definition, then warns about unused ones.
-    pub fn run(&mut self) {
+    /// Elaborates every definition; with `report_unused`, then warns about unused ones.
+    pub fn run(&mut self, report_unused: bool) {
         for id in 0..self.ns.instances.len() {
             let inst = &self.ns.instances[id];
             if !inst.dead && !inst.is_let() {
@@ -107,7 +107,7 @@ impl<'a> Elaborator<'a> {
                     | DefKind::Dataset
                     | DefKind::Model
             );
-            if inst.in_root && !inst.dead && reportable && !self.used[id] {
+            if report_unused && inst.in_root && !inst.dead && reportable && !self.used[id] {
                 self.diags.push(
                     Diagnostic::warning(
                         "W0001",
@@ -221,6 +221,9 @@ impl<'a> Elaborator<'a> {
             );
             return None;
         };
+        if self.called_mixture(kind, call) {
+            return None;
+        }
         if !kind.allowed_under(def) {
             let fits: Vec<&str> =
                 DefKind::ALL.iter().filter(|d| kind.allowed_under(**d)).map(|d| d.keyword()).collect();
@@ -241,6 +244,24 @@ impl<'a> Elaborator<'a> {
             return None;
         }
         Some(kind)
+    }
+
+    /// A mixture is written as algebra (`{ a, b }`), never as a call of its stage kind,
+    /// which would bypass the member checks. Reports and returns true for such a call.
+    fn called_mixture(&mut self, kind: &KindSchema, call: &Call) -> bool {
+        if kind.name != self.catalog.mixture_kind {
+            return false;
+        }
+        self.diags.push(
+            Diagnostic::error(
+                "E0209",
+                format!("`{}` is written as a mixture, not called", kind.name),
+                call.callee.span,
+                "a call of the mixture stage",
+            )
+            .with_help("write the members in braces: `{ a, b * 2 } with { seed: 1 }`"),
+        );
+        true
     }
 
     /// Binds a call's arguments to a stage kind's parameters and creates its node.

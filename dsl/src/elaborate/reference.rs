@@ -5,6 +5,10 @@
 use super::*;
 
 impl Elaborator<'_> {
+    pub(super) fn is_let(&self, name: &str) -> bool {
+        self.ns.lookup(name).is_some_and(|i| self.ns.instances[i].is_let())
+    }
+
     /// Follows loop variables and `let` constants to the expression they stand for.
     /// `None` when constants refer to each other in a cycle (reported here).
     pub(super) fn resolve_alias(&mut self, expr: &Expr, env: &Rc<Env>) -> Option<(Expr, Rc<Env>)> {
@@ -71,7 +75,8 @@ impl Elaborator<'_> {
                 let mut keys = Vec::new();
                 let mut ok = true;
                 for (i, item) in items.iter().enumerate() {
-                    match self.inputs(item, &env, arts, false, &format!("{inline_name}[{i}]")) {
+                    let glob = matches!(&item.kind, ExprKind::Ref(n) if n.is_glob());
+                    match self.inputs(item, &env, arts, glob, &format!("{inline_name}[{i}]")) {
                         Some(k) => keys.extend(k),
                         None => ok = false,
                     }
@@ -119,6 +124,9 @@ impl Elaborator<'_> {
             }
             ExprKind::Call(call) => {
                 let kind = self.catalog.kind(&call.callee.source_text());
+                if kind.is_some_and(|k| self.called_mixture(k, call)) {
+                    return None;
+                }
                 let Some(kind) = kind.filter(|k| arts.iter().any(|a| k.output.fits(*a))) else {
                     let fitting: Vec<&str> = self
                         .catalog

@@ -21,12 +21,12 @@ impl Elaborator<'_> {
         };
         match (ty, &expr.kind) {
             (
-                Ty::Int { .. } | Ty::Float { .. } | Ty::Fraction | Ty::Tokens | Ty::Steps | Ty::Warmup,
+                Ty::Int { .. } | Ty::Float { .. } | Ty::Fraction | Ty::Count { .. } | Ty::Warmup,
                 ExprKind::Quantity(q),
             ) => {
                 let units: &[crate::ast::Unit] = match ty {
-                    Ty::Tokens => &[crate::ast::Unit::Tokens],
-                    Ty::Steps | Ty::Warmup => &[crate::ast::Unit::Steps],
+                    Ty::Count { unit, .. } => std::slice::from_ref(unit),
+                    Ty::Warmup => &[crate::ast::Unit::Steps],
                     _ => &[],
                 };
                 self.quantity_value(q, ty, what, units)
@@ -243,11 +243,16 @@ impl Elaborator<'_> {
             None
         };
         match ty {
-            Ty::Int { .. } | Ty::Tokens | Ty::Steps => {
+            Ty::Int { .. } | Ty::Count { .. } => {
                 let (min, max) = match ty {
                     Ty::Int { min, max } => (*min, *max),
-                    _ => (0, i64::MAX),
+                    Ty::Count { min, .. } => (*min, i64::MAX),
+                    _ => unreachable!("matched above"),
                 };
+                // A whole number too large for 64 bits is out of range, not fractional.
+                if n.int.is_none() && !percent && n.float.fract() == 0.0 {
+                    return out_of_range(self, range_text(min as f64, max as f64));
+                }
                 let Some(i) = n.int.filter(|_| !percent) else {
                     self.diags.push(Diagnostic::error(
                         "E0204",
@@ -271,7 +276,13 @@ impl Elaborator<'_> {
                 }
                 match (q.unit, n.int) {
                     (Some(_), Some(i)) if i >= 0 => Some(Value::map([("steps", Value::Int(i))])),
-                    _ => {
+                    (Some(_), _) => out_of_range(self, "a whole number of steps, at least 0".into()),
+                    (None, _) => {
+                        let help = if n.float < 1.0 && n.float >= 0.0 {
+                            format!("write `{}%` for that share of all steps", n.float * 100.0)
+                        } else {
+                            format!("write `{} steps` for a step count", q.number)
+                        };
                         self.diags.push(
                             Diagnostic::error(
                                 "E0206",
@@ -279,7 +290,7 @@ impl Elaborator<'_> {
                                 q.span,
                                 "a share (`3%`) or a step count (`20 steps`)",
                             )
-                            .with_help(format!("write `{0}%` for a share of all steps or `{0} steps`", q.number)),
+                            .with_help(help),
                         );
                         None
                     }

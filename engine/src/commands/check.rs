@@ -22,7 +22,13 @@ pub fn run(
         match format {
             DiagnosticFormat::Text => {
                 output::print_diagnostics(&checked, color);
-                let status = if checked.has_errors() { "failed" } else { "ok" };
+                let status = if checked.has_errors() {
+                    "failed"
+                } else if deny_warnings && !checked.diagnostics.is_empty() {
+                    "failed (warnings denied)"
+                } else {
+                    "ok"
+                };
                 eprintln!("{}: {status} ({})", file.display(), output::summary(&checked));
             }
             DiagnosticFormat::Json => output::print_json(&checked),

@@ -1,13 +1,17 @@
 //! Continued pre-training and supervised fine-tuning. Every hyperparameter of the paper's
 //! Table 1 (CPT) and SFT settings is a parameter; the defaults are the paper's.
 
-use super::{COUNT, NONNEG, SEED};
+use super::{COUNT, SEED};
+use exp_dsl::ast::Unit;
 use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
 
 const FLOAT01: Ty = Ty::Float { min: 0.0, max: 1.0 };
 const POSITIVE: Ty = Ty::Float { min: 0.0, max: f64::INFINITY };
 const BETAS: Ty = Ty::Tuple(&[FLOAT01, FLOAT01]);
 const DEVICE: Ty = Ty::Enum(&["cpu", "cuda"]);
+const SEQS: Ty = Ty::Count { unit: Unit::Seqs, min: 1 };
+const STEPS: Ty = Ty::Count { unit: Unit::Steps, min: 0 };
+const EPOCHS: Ty = Ty::Count { unit: Unit::Epochs, min: 1 };
 
 /// Megatron-LM's parallel layout, used when the node runs at cluster scale.
 const PARALLEL: &[Param] = &[
@@ -32,17 +36,17 @@ pub static CPT: KindSchema = KindSchema {
             "learning rate: peak -> floor shape (paper: 1.5e-4 -> 1.5e-5 cosine)",
         ),
         Param::with("warmup", Ty::Warmup, Default::Optional, "warm-up (paper: 3% of the steps)"),
-        Param::optional("tokens", Ty::Tokens, "tokens to train on; one epoch of the data when absent"),
+        Param::optional("tokens", Ty::TOKENS, "tokens to train on; one epoch of the data when absent"),
         Param::with("betas", BETAS, Default::Floats(&[0.9, 0.95]), "AdamW β1, β2"),
         Param::with("eps", POSITIVE, Default::Float(1e-8), "AdamW ε"),
         Param::with("weight_decay", POSITIVE, Default::Float(0.1), "AdamW decoupled weight decay"),
         Param::with("grad_clip", POSITIVE, Default::Float(1.0), "global gradient-norm clipping"),
         Param::with("dropout", FLOAT01, Default::Float(0.0), "dropout"),
-        Param::with("global_batch", COUNT, Default::Int(1024), "sequences per optimiser step"),
-        Param::with("micro_batch", COUNT, Default::Int(1), "sequences per forward pass"),
+        Param::with("global_batch", SEQS, Default::Int(1024), "sequences per optimiser step"),
+        Param::with("micro_batch", SEQS, Default::Int(1), "sequences per forward pass"),
         Param::with("seq", COUNT, Default::Int(4096), "sequence length"),
         Param::with("aux_loss", POSITIVE, Default::Float(0.01), "router load-balancing loss coefficient"),
-        Param::with("checkpoint_every", NONNEG, Default::Int(0), "steps between checkpoints (0: at the end only)"),
+        Param::with("checkpoint_every", STEPS, Default::Int(0), "steps between checkpoints (0: at the end only)"),
         Param::with("seed", SEED, Default::Int(0), "data order and initialisation seed"),
         Param::with("device", DEVICE, Default::Sym("cpu"), "where our trainer runs"),
         Param::with(
@@ -80,16 +84,16 @@ pub static SFT: KindSchema = KindSchema {
         Param::required("tokenizer", Ty::Input(&[Artifact::Tokenizer]), "the tokenizer"),
         Param::with("lr", Ty::Schedule, Default::Optional, "learning rate (paper: 2e-6)"),
         Param::with("warmup", Ty::Warmup, Default::Optional, "warm-up (paper: 20 steps)"),
-        Param::with("epochs", COUNT, Default::Int(1), "passes over the data"),
+        Param::with("epochs", EPOCHS, Default::Int(1), "passes over the data"),
         Param::with("betas", BETAS, Default::Floats(&[0.9, 0.98]), "AdamW β1, β2"),
         Param::with("eps", POSITIVE, Default::Float(1e-8), "AdamW ε"),
         Param::with("weight_decay", POSITIVE, Default::Float(0.1), "AdamW decoupled weight decay"),
         Param::with("grad_clip", POSITIVE, Default::Float(1.0), "global gradient-norm clipping"),
         Param::with("dropout", FLOAT01, Default::Float(0.0), "dropout"),
-        Param::with("global_batch", COUNT, Default::Int(64), "sequences per optimiser step"),
-        Param::with("micro_batch", COUNT, Default::Int(1), "sequences per forward pass"),
+        Param::with("global_batch", SEQS, Default::Int(64), "sequences per optimiser step"),
+        Param::with("micro_batch", SEQS, Default::Int(1), "sequences per forward pass"),
         Param::with("seq", COUNT, Default::Int(4096), "sequence length"),
-        Param::with("checkpoint_every", NONNEG, Default::Int(0), "steps between checkpoints (0: at the end only)"),
+        Param::with("checkpoint_every", STEPS, Default::Int(0), "steps between checkpoints (0: at the end only)"),
         Param::with("seed", SEED, Default::Int(0), "data order seed"),
         Param::with("device", DEVICE, Default::Sym("cpu"), "where our trainer runs"),
     ],

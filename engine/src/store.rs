@@ -1,0 +1,251 @@
+//! The content-addressed store: one folder per identity under `objects/`, holding the
+//! artifact and its `manifest.json`. An artifact is written into a temporary folder under
+//! `tmp/` and renamed into place only when complete and synced, so a killed stage leaves
+//! nothing a later run could mistake for a result; leftover temporary folders are removed
+//! when the store is next opened and nobody holds their lock.
+
+use crate::identity::{FileId, InputId};
+use crate::index::Index;
+use crate::lock::NodeLock;
+use anyhow::{bail, Context as _};
+use exp_dsl::Value;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub const MANIFEST: &str = "manifest.json";
+pub const ARTIFACT: &str = "artifact";
+pub const LOG: &str = "log.txt";
+
+/// Everything known about one stored node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub identity: String,
+    pub encoding: String,
+    pub kind: String,
+    pub version: u32,
+    /// The definition that produced it (a label: the same artifact may serve other names).
+    pub name: String,
+    pub experiment: String,
+    pub params: BTreeMap<String, Value>,
+    pub inputs: Vec<InputId>,
+    pub files: Vec<FileId>,
+    pub outputs: Vec<Output>,
+    pub metrics: BTreeMap<String, f64>,
+    pub started_at: i64,
+    pub seconds: f64,
+    pub host: String,
+    pub exp_version: String,
+}
+
+/// One file of an artifact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    pub path: String,
+    pub bytes: u64,
+    pub hash: String,
+}
+
+pub struct Store {
+    pub root: PathBuf,
+    pub index: Index,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: &Path) -> anyhow::Result<Store> {
+        for sub in ["objects", "tmp", "locks", "logs"] {
+            let dir = root.join(sub);
+            fs::create_dir_all(&dir).with_context(|| format!("cannot create the store at `{}`", root.display()))?;
+        }
+        let probe = root.join("tmp").join(format!(".probe-{}", std::process::id()));
+        fs::write(&probe, b"").with_context(|| format!("the store `{}` is not writable", root.display()))?;
+        let _ = fs::remove_file(&probe);
+        let index = Index::open(&root.join("index.sqlite"))
+            .with_context(|| format!("cannot open the store's index `{}`", root.join("index.sqlite").display()))?;
+        let store = Store { root: root.to_path_buf(), index };
+        store.remove_stale_temporaries();
+        Ok(store)
+    }
+
+    pub fn object_dir(&self, identity: &str) -> PathBuf {
+        self.root.join("objects").join(&identity[..2.min(identity.len())]).join(identity)
+    }
+
+    /// Whether a complete artifact of this identity is stored.
+    pub fn contains(&self, identity: &str) -> bool {
+        self.object_dir(identity).join(MANIFEST).is_file()
+    }
+
+    pub fn manifest(&self, identity: &str) -> anyhow::Result<Manifest> {
+        let path = self.object_dir(identity).join(MANIFEST);
+        let bytes = fs::read(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("the manifest `{}` does not parse", path.display()))
+    }
+
+    pub fn artifact_dir(&self, identity: &str) -> PathBuf {
+        self.object_dir(identity).join(ARTIFACT)
+    }
+
+    /// The lock that makes one process compute `identity` at a time.
+    pub fn lock(&self, identity: &str) -> std::io::Result<NodeLock> {
+        NodeLock::acquire(&self.lock_path(identity))
+    }
+
+    fn lock_path(&self, identity: &str) -> PathBuf {
+        self.root.join("locks").join(format!("{identity}.lock"))
+    }
+
+    /// A fresh temporary folder for computing `identity`, with an empty `artifact/`.
+    pub fn temporary(&self, identity: &str) -> std::io::Result<PathBuf> {
+        let dir =
+            self.root.join("tmp").join(format!("{identity}.{}.{}", std::process::id(), crate::fingerprint::now_ns()));
+        fs::create_dir_all(dir.join(ARTIFACT))?;
+        Ok(dir)
+    }
+
+    /// Completes a temporary folder: lists and hashes the outputs, writes the manifest,
+    /// syncs everything and renames the folder into place. The caller holds the lock.
+    pub fn publish(&self, temporary: &Path, mut manifest: Manifest) -> anyhow::Result<Manifest> {
+        manifest.outputs = outputs(&temporary.join(ARTIFACT))?;
+        let path = temporary.join(MANIFEST);
+        let bytes = serde_json::to_vec_pretty(&manifest).context("writing the manifest")?;
+        write_synced(&path, &bytes)?;
+        sync_tree(temporary)?;
+        let target = self.object_dir(&manifest.identity);
+        if target.exists() {
+            // Complete already (another process, before we took the lock): keep that one.
+            fs::remove_dir_all(temporary).ok();
+            return Ok(manifest);
+        }
+        let parent = target.parent().expect("object folders have a parent");
+        fs::create_dir_all(parent)?;
+        fs::rename(temporary, &target).with_context(|| format!("publishing `{}`", target.display()))?;
+        fs::File::open(parent).and_then(|d| d.sync_all()).ok();
+        Ok(manifest)
+    }
+
+    /// Removes temporary folders of computations that are not running any more.
+    fn remove_stale_temporaries(&self) {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(identity) = name.split('.').next().filter(|i| i.len() == 64) else { continue };
+            if let Ok(Some(_lock)) = NodeLock::try_acquire(&self.lock_path(identity)) {
+                fs::remove_dir_all(entry.path()).ok();
+            }
+        }
+    }
+
+    /// Checks a stored artifact's files against its manifest. `Ok(problems)`: empty when
+    /// intact.
+    pub fn verify(&self, identity: &str) -> anyhow::Result<Vec<String>> {
+        let manifest = self.manifest(identity)?;
+        let dir = self.artifact_dir(identity);
+        let actual = outputs(&dir)?;
+        let mut problems = Vec::new();
+        for expected in &manifest.outputs {
+            match actual.iter().find(|o| o.path == expected.path) {
+                None => problems.push(format!("`{}` is missing", expected.path)),
+                Some(o) if o.hash != expected.hash => problems.push(format!("`{}` changed", expected.path)),
+                Some(_) => {}
+            }
+        }
+        for o in &actual {
+            if !manifest.outputs.iter().any(|e| e.path == o.path) {
+                problems.push(format!("`{}` was added", o.path));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Moves a damaged artifact out of the way (to `quarantine/`) so it is never served.
+    pub fn quarantine(&self, identity: &str) -> anyhow::Result<PathBuf> {
+        let target = self.root.join("quarantine").join(format!("{identity}.{}", crate::fingerprint::now_ns()));
+        fs::create_dir_all(self.root.join("quarantine"))?;
+        fs::rename(self.object_dir(identity), &target)?;
+        self.index.forget_node(identity)?;
+        Ok(target)
+    }
+
+    /// Every identity with a folder under `objects/`.
+    pub fn stored(&self) -> anyhow::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for shard in fs::read_dir(self.root.join("objects"))? {
+            for entry in fs::read_dir(shard?.path())? {
+                out.push(entry?.file_name().to_string_lossy().into_owned());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes a stored node; returns the bytes freed.
+    pub fn remove(&self, identity: &str) -> anyhow::Result<u64> {
+        let dir = self.object_dir(identity);
+        let bytes = tree_size(&dir);
+        let _lock = self.lock(identity)?;
+        fs::remove_dir_all(&dir).with_context(|| format!("removing `{}`", dir.display()))?;
+        self.index.forget_node(identity)?;
+        Ok(bytes)
+    }
+}
+
+/// Every file under `dir`, relative, with size and hash, sorted by path.
+pub fn outputs(dir: &Path) -> anyhow::Result<Vec<Output>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).with_context(|| format!("listing `{}`", d.display()))? {
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                let rel = path.strip_prefix(dir).expect("walked from dir").display().to_string();
+                let bytes = entry.metadata()?.len();
+                out.push(Output { path: rel, bytes, hash: crate::fingerprint::hash_file(&path)? });
+            } else {
+                bail!("`{}` is neither a file nor a folder; artifacts hold plain files", path.display());
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut f = fs::File::create(path).with_context(|| format!("writing `{}`", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// fsyncs every file and folder under `dir` (stages write through buffers; the rename
+/// must not publish data still in flight).
+fn sync_tree(dir: &Path) -> anyhow::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            sync_tree(&entry.path())?;
+        } else {
+            fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+pub fn tree_size(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_size(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}

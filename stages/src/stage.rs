@@ -1,0 +1,125 @@
+//! The interface every runnable stage kind implements. A stage reads its inputs'
+//! artifact folders and writes its own artifact into `Context::out`, a temporary folder
+//! that the engine publishes into the store only when `run` returns `Ok`. A stage never
+//! sees the store, the graph or the other stages: what it gets is in its [`Context`].
+
+use exp_dsl::schema::KindSchema;
+use exp_dsl::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What a stage needs from the machine; the scheduler runs nodes side by side only
+/// while their needs fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resources {
+    pub cpus: usize,
+    pub memory_mb: u64,
+    pub gpus: usize,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources { cpus: 1, memory_mb: 512, gpus: 0 }
+    }
+}
+
+/// Where a stage reports progress, metrics and log lines. The engine shows progress
+/// live and stores metrics and logs with the node.
+pub trait Reporter: Send + Sync {
+    /// `done` of `total` units (`None`: unknown total) of what the stage is doing.
+    fn progress(&self, done: u64, total: Option<u64>, unit: &str);
+    /// A named value, per step where the stage has steps.
+    fn metric(&self, name: &str, step: Option<u64>, value: f64);
+    fn log(&self, line: &str);
+}
+
+/// One input of a node: the parameter it is bound to and the artifact folder.
+#[derive(Clone, Debug)]
+pub struct InputArtifact {
+    pub role: String,
+    /// The input's definition name, for messages only.
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+/// Everything a stage run may use.
+pub struct Context<'a> {
+    /// The definition's name, for messages only.
+    pub name: &'a str,
+    pub params: &'a BTreeMap<String, Value>,
+    /// In the order the lowered node lists them.
+    pub inputs: &'a [InputArtifact],
+    /// The folder to write the artifact into (empty when the stage starts).
+    pub out: &'a Path,
+    /// The experiment's folder: `Path` parameters are relative to it.
+    pub root: &'a Path,
+    pub reporter: &'a dyn Reporter,
+    pub cancel: &'a AtomicBool,
+}
+
+impl Context<'_> {
+    pub fn inputs_for<'s>(&'s self, role: &'s str) -> impl Iterator<Item = &'s InputArtifact> + 's {
+        self.inputs.iter().filter(move |i| i.role == role)
+    }
+
+    /// Returns `Err(Cancelled)` once the user has asked to stop; long loops call it.
+    pub fn check_cancelled(&self) -> Result<(), StageError> {
+        if self.cancel.load(Ordering::Relaxed) {
+            Err(StageError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn param(&self, name: &str) -> &Value {
+        self.params.get(name).unwrap_or(&Value::Null)
+    }
+
+    pub fn str_param(&self, name: &str) -> Option<&str> {
+        match self.param(name) {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn int_param(&self, name: &str) -> Option<i64> {
+        match self.param(name) {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+/// Why a stage failed. Messages name the file and line, or the record, at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A record the stage cannot use, located as precisely as possible.
+    #[error("{at}: {message}")]
+    BadRecord { at: String, message: String },
+    /// A parameter the checker could not judge (e.g. a glob that matches no file).
+    #[error("{0}")]
+    Param(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl StageError {
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StageError {
+        let path = path.into();
+        move |source| StageError::Io { path, source }
+    }
+}
+
+/// A runnable stage kind.
+pub trait Stage: Send + Sync {
+    fn schema(&self) -> &'static KindSchema;
+
+    fn resources(&self, _params: &BTreeMap<String, Value>) -> Resources {
+        Resources::default()
+    }
+
+    fn run(&self, ctx: &Context) -> Result<(), StageError>;
+}
