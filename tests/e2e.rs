@@ -8,4 +8,5 @@ mod util;
 mod check;
 mod diagnostics;
 mod fmt;
+mod run;
 mod show;

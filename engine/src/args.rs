@@ -17,6 +17,11 @@ pub struct Args {
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
 
+    /// The store of artifacts (default: `.exp/` next to the experiment file). Share one
+    /// between experiments and people by pointing them at the same folder.
+    #[arg(long, global = true, env = "EXP_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -99,6 +104,75 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = GraphFormat::Yaml)]
         format: GraphFormat,
+    },
+    /// Show what running an experiment would compute, and why.
+    ///
+    /// Lists every node as cached or to run, with the reason: never run, a parameter that
+    /// changed (old → new), an input that changed, a new stage version, a data file whose
+    /// bytes changed. The comparison is with the store's record of this experiment's last
+    /// run, or with another experiment file given by --against.
+    ///
+    /// Example: exp plan experiments/first-run.med
+    Plan {
+        /// The `.med` file.
+        file: PathBuf,
+        /// Use this profile's `let` values.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Explain differences against this experiment file instead of the last run.
+        #[arg(long, value_name = "FILE")]
+        against: Option<PathBuf>,
+    },
+    /// Run an experiment: compute every node the store does not hold yet.
+    ///
+    /// Independent nodes run side by side within -j CPU slots, with live progress. Ctrl-C
+    /// cancels the running stages and leaves the store consistent; the next run resumes.
+    /// A failing node stops its dependents; with --keep-going the rest go on. Exits with
+    /// 1 if a node failed, 130 if interrupted.
+    ///
+    /// Example: exp run experiments/first-run.med -j 2
+    Run {
+        /// The `.med` file.
+        file: PathBuf,
+        /// Use this profile's `let` values.
+        #[arg(long)]
+        profile: Option<String>,
+        /// CPU slots for stages running at once (default: the machine's cores).
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+        /// Run only these definitions (and what they need).
+        #[arg(long, value_name = "NAME", num_args = 1..)]
+        only: Vec<String>,
+        /// Go on with independent nodes after a failure.
+        #[arg(long)]
+        keep_going: bool,
+        /// Show the plan and run nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Compare two experiments by identity: what only one has, what changed and how, and
+    /// what running the second would compute given the store.
+    ///
+    /// Example: exp diff experiments/corpus-expansion.med experiments/ablation-no-textbooks.med
+    Diff {
+        /// The first experiment.
+        a: PathBuf,
+        /// The second experiment.
+        b: PathBuf,
+        /// Use this profile's `let` values in both.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Print JSON for tools.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the recent runs recorded in the store and how they ended.
+    ///
+    /// Example: exp status --store .exp
+    Status {
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20)]
+        last: usize,
     },
     /// List the stage kinds and their parameters.
     ///

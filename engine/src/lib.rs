@@ -8,10 +8,10 @@ pub mod fingerprint;
 pub mod identity;
 pub mod index;
 pub mod lock;
-// pub mod plan;
-// pub mod progress;
-// pub mod resolve;
-// pub mod run;
+pub mod plan;
+pub mod progress;
+pub mod resolve;
+pub mod run;
 pub mod store;
 
 /// The version of `exp` recorded in every manifest.

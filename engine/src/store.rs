@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 pub const MANIFEST: &str = "manifest.json";
 pub const ARTIFACT: &str = "artifact";
@@ -49,7 +50,8 @@ pub struct Output {
 
 pub struct Store {
     pub root: PathBuf,
-    pub index: Index,
+    /// Behind a mutex so the scheduler's worker threads can share the store.
+    index: Mutex<Index>,
 }
 
 impl Store {
@@ -64,9 +66,15 @@ impl Store {
         let _ = fs::remove_file(&probe);
         let index = Index::open(&root.join("index.sqlite"))
             .with_context(|| format!("cannot open the store's index `{}`", root.join("index.sqlite").display()))?;
-        let store = Store { root: root.to_path_buf(), index };
+        let store = Store { root: root.to_path_buf(), index: Mutex::new(index) };
         store.remove_stale_temporaries();
         Ok(store)
+    }
+
+    pub fn index(&self) -> MutexGuard<'_, Index> {
+        // A panic while holding the index leaves SQLite consistent (transactions roll
+        // back), so a poisoned lock is safe to take over.
+        self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn object_dir(&self, identity: &str) -> PathBuf {
@@ -165,7 +173,7 @@ impl Store {
         let target = self.root.join("quarantine").join(format!("{identity}.{}", crate::fingerprint::now_ns()));
         fs::create_dir_all(self.root.join("quarantine"))?;
         fs::rename(self.object_dir(identity), &target)?;
-        self.index.forget_node(identity)?;
+        self.index().forget_node(identity)?;
         Ok(target)
     }
 
@@ -187,7 +195,7 @@ impl Store {
         let bytes = tree_size(&dir);
         let _lock = self.lock(identity)?;
         fs::remove_dir_all(&dir).with_context(|| format!("removing `{}`", dir.display()))?;
-        self.index.forget_node(identity)?;
+        self.index().forget_node(identity)?;
         Ok(bytes)
     }
 }

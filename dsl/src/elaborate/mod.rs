@@ -98,15 +98,9 @@ impl<'a> Elaborator<'a> {
             }
         }
         for (id, inst) in self.ns.instances.iter().enumerate() {
-            let reportable = matches!(
-                inst.def.kind,
-                DefKind::Let
-                    | DefKind::Tokenizer
-                    | DefKind::Source
-                    | DefKind::Corpus
-                    | DefKind::Dataset
-                    | DefKind::Model
-            );
+            // Constants, tokenizers and sources exist to be used; corpora, datasets, models,
+            // evaluations and reports are results in their own right.
+            let reportable = matches!(inst.def.kind, DefKind::Let | DefKind::Tokenizer | DefKind::Source);
             if report_unused && inst.in_root && !inst.dead && reportable && !self.used[id] {
                 self.diags.push(
                     Diagnostic::warning(

@@ -1,9 +1,14 @@
 //! One module per subcommand, each exposing `run(…) -> Result<ExitCode>`.
 
 mod check;
+mod diff;
+mod experiment;
 mod fmt;
+mod plan;
+mod run;
 mod show;
 mod stages;
+mod status;
 
 use crate::args::{Args, Command};
 use std::process::ExitCode;
@@ -17,5 +22,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Fmt { files, check } => fmt::run(&files, check, color),
         Command::Show { file, lowered: _, profile, format } => show::run(&file, profile, format, color),
         Command::Stages { kind } => stages::run(kind.as_deref()),
+        Command::Plan { file, profile, against } => plan::run(&file, profile, against.as_deref(), args.store, color),
+        Command::Run { file, profile, jobs, only, keep_going, dry_run } => {
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let options = exp_engine::run::Options { jobs, keep_going, only };
+            run::run(&file, profile, args.store, &options, dry_run, color)
+        }
+        Command::Diff { a, b, profile, json } => diff::run(&a, &b, profile, args.store, json, color),
+        Command::Status { last } => status::run(args.store, last),
     }
 }

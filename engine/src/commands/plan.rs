@@ -1,0 +1,71 @@
+//! `exp plan`: what would run, and why.
+
+use super::experiment::{canonical, load, open_store, short, store_path};
+use exp_engine::plan::{plan, record, Decision, Step};
+use exp_engine::resolve::Resolved;
+use exp_engine::store::Store;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub fn run(
+    file: &Path,
+    profile: Option<String>,
+    against: Option<&Path>,
+    store: Option<PathBuf>,
+    color: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = open_store(&store_path(file, store))?;
+    let Some(resolved) = load(file, profile.clone(), &store, color)? else { return Ok(ExitCode::FAILURE) };
+    let steps = make_plan(&resolved, &store, against, profile, color)?;
+    print_plan(&resolved, &steps, &store);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Plans against the last run of this experiment, or against another file.
+pub fn make_plan(
+    resolved: &Resolved,
+    store: &Store,
+    against: Option<&Path>,
+    profile: Option<String>,
+    color: bool,
+) -> anyhow::Result<Vec<Step>> {
+    match against {
+        Some(other) => {
+            let Some(base) = load(other, profile, store, color)? else {
+                anyhow::bail!("`{}` has errors", other.display())
+            };
+            Ok(plan(resolved, store, &|name| base.by_name(name).map(|i| record(&base, i))))
+        }
+        None => {
+            let experiment = canonical(&resolved.file)?;
+            let index = store.index();
+            let lookup = |name: &str| index.definition(&experiment, name).ok().flatten();
+            Ok(plan(resolved, store, &lookup))
+        }
+    }
+}
+
+pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store) {
+    let width = resolved.nodes.iter().map(|n| n.name.len()).max().unwrap_or(0).min(40);
+    println!("plan of `{}` ({}), store {}", resolved.experiment, resolved.file.display(), store.root.display());
+    let (mut run, mut cached, mut blocked) = (0, 0, 0);
+    for step in steps {
+        let n = &resolved.nodes[step.node];
+        let (word, why) = match &step.decision {
+            Decision::Cached => {
+                cached += 1;
+                ("cached ", String::new())
+            }
+            Decision::Run(reasons) => {
+                run += 1;
+                ("run    ", reasons.join("; "))
+            }
+            Decision::Blocked(problem) => {
+                blocked += 1;
+                ("blocked", problem.clone())
+            }
+        };
+        println!("  {word} {:<width$}  {:<10} {}  {why}", n.name, n.kind, short(&n.identity));
+    }
+    println!("{run} to run, {cached} cached, {blocked} blocked");
+}

@@ -1,0 +1,49 @@
+//! `exp run`: compute what the store does not hold.
+
+use super::experiment::{load, open_store, store_path};
+use super::plan::{make_plan, print_plan};
+use exp_engine::run::{human_bytes, run as execute, Options};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub fn run(
+    file: &Path,
+    profile: Option<String>,
+    store: Option<PathBuf>,
+    options: &Options,
+    dry_run: bool,
+    color: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = open_store(&store_path(file, store))?;
+    let Some(resolved) = load(file, profile.clone(), &store, color)? else { return Ok(ExitCode::FAILURE) };
+    let steps = make_plan(&resolved, &store, None, profile, color)?;
+    if dry_run {
+        print_plan(&resolved, &steps, &store);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let summary = execute(resolved.clone(), &steps, store.clone(), options)?;
+    eprintln!(
+        "run {} of `{}`: {} ran, {} cached, {} failed, {} skipped in {:.1}s; wrote {}",
+        summary.run,
+        resolved.experiment,
+        summary.ran,
+        summary.cached + summary.reused,
+        summary.failed.len(),
+        summary.skipped,
+        summary.seconds,
+        human_bytes(summary.bytes)
+    );
+    for (name, message) in &summary.failed {
+        eprintln!("  failed: {name}: {message}");
+    }
+    if !summary.failed.is_empty() {
+        eprintln!("  logs of failed nodes: {}", store.root.join("logs").join(summary.run.to_string()).display());
+    }
+    Ok(if summary.interrupted {
+        ExitCode::from(130)
+    } else if summary.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

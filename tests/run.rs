@@ -1,0 +1,122 @@
+//! `exp run`, `exp plan`, `exp diff` and `exp status`: the cache promise end to end.
+
+use crate::util::{root, Dir};
+
+/// Two JSONL sources and two mixtures in a temporary folder.
+fn study(d: &Dir, seed: u32) {
+    d.write(
+        "data/en.jsonl",
+        "{\"id\":\"a1\",\"body\":\"an English abstract\"}\n{\"id\":\"a2\",\"body\":\"another one\"}\n",
+    );
+    d.write("data/ja.jsonl", "{\"id\":\"j1\",\"body\":\"日本語の抄録\"}\n");
+    d.write(
+        "study.med",
+        format!(
+            "experiment \"study\"\nsource en = jsonl(\"data/en.jsonl\", text: \"body\", id: \"id\", lang: en)\nsource ja = jsonl(\"data/ja.jsonl\", text: \"body\", id: \"id\", lang: ja)\ncorpus both = {{ en, ja * 2 }} with {{ seed: {seed} }}\ncorpus english = {{ en }}\n"
+        ),
+    );
+}
+
+fn lines_with<'a>(text: &'a str, word: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.trim_start().starts_with(word)).collect()
+}
+
+#[test]
+fn a_changed_mixture_reruns_only_its_branch() {
+    let d = Dir::new();
+    study(&d, 1);
+    let first = d.exp(&["run", "study.med"]);
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    assert!(first.stderr.contains("4 ran, 0 cached, 0 failed"), "{}", first.stderr);
+    let mixed = std::fs::read_dir(d.path().join(".exp/objects")).expect("objects").count();
+    assert!(mixed >= 1);
+
+    // Nothing changed: everything is cached.
+    let again = d.exp(&["plan", "study.med"]);
+    assert_eq!(lines_with(&again.stdout, "cached").len(), 4, "{}", again.stdout);
+
+    // Change one mixture's seed: only that node reruns, with the reason.
+    study(&d, 2);
+    let plan = d.exp(&["plan", "study.med"]);
+    let runs = lines_with(&plan.stdout, "run ");
+    assert_eq!(runs.len(), 1, "{}", plan.stdout);
+    assert!(runs[0].contains("both") && runs[0].contains("parameter `seed` changed 1 → 2"), "{}", plan.stdout);
+    let second = d.exp(&["run", "study.med"]);
+    assert!(second.stderr.contains("1 ran, 3 cached"), "{}", second.stderr);
+
+    // A data file's bytes change: its source and everything using it rerun.
+    d.write("data/ja.jsonl", "{\"id\":\"j1\",\"body\":\"日本語の抄録、改訂版\"}\n");
+    let plan = d.exp(&["plan", "study.med"]);
+    let runs = lines_with(&plan.stdout, "run ");
+    assert_eq!(runs.len(), 2, "{}", plan.stdout);
+    assert!(plan.stdout.contains("file `data/ja.jsonl` changed"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("input `ja` changed"), "{}", plan.stdout);
+}
+
+#[test]
+fn a_second_experiment_reuses_shared_artifacts() {
+    let d = Dir::new();
+    study(&d, 1);
+    assert_eq!(d.exp(&["run", "study.med"]).status, 0);
+    // Another file, other names, the same English source spelt differently.
+    d.write(
+        "other.med",
+        "experiment \"other\"\nsource english_abstracts = jsonl(path: \"./data/en.jsonl\", text: \"body\", id: \"id\", lang: en)\ncorpus solo = { english_abstracts * 3 }\n",
+    );
+    let out = d.exp(&["run", "other.med"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("1 ran, 1 cached"), "{}", out.stderr);
+
+    let diff = d.exp(&["diff", "study.med", "other.med"]);
+    assert_eq!(diff.status, 0, "{}", diff.stderr);
+    assert!(diff.stdout.contains("+ english_abstracts (jsonl) only in other.med"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("running other.med would compute 0 node(s)"), "{}", diff.stdout);
+    let json = d.exp(&["diff", "--json", "study.med", "other.med"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(v["only_in_b"].as_array().map(Vec::len), Some(2));
+
+    let status = d.exp(&["status", "--store", ".exp"]);
+    assert!(status.stdout.contains("ok"), "{}", status.stdout);
+    assert_eq!(status.stdout.lines().count(), 2, "{}", status.stdout);
+}
+
+#[test]
+fn a_bad_record_fails_its_node_and_leaves_nothing_half_written() {
+    let d = Dir::new();
+    study(&d, 1);
+    d.write("data/ja.jsonl", "{\"id\":\"j1\",\"body\":\"fine\"}\n{\"id\":\"j2\" \"body\": broken\n");
+    let out = d.exp(&["run", "study.med"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("data/ja.jsonl:2: not JSON"), "{}", out.stderr);
+    // `both` needs `ja`: skipped; `en` and `english` are independent but the run stopped
+    // launching after the failure unless --keep-going.
+    let tmp = std::fs::read_dir(d.path().join(".exp/tmp"))
+        .expect("tmp")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .count();
+    assert_eq!(tmp, 0, "no temporary folder is left behind");
+    let going = d.exp(&["run", "--keep-going", "study.med"]);
+    assert!(going.stderr.contains("1 failed, 1 skipped"), "{}", going.stderr);
+    // Fixing the file resumes where it stopped.
+    d.write("data/ja.jsonl", "{\"id\":\"j1\",\"body\":\"fine\"}\n");
+    let fixed = d.exp(&["run", "study.med"]);
+    assert_eq!(fixed.status, 0, "{}", fixed.stderr);
+    assert!(fixed.stderr.contains("0 failed"), "{}", fixed.stderr);
+}
+
+#[test]
+fn missing_data_and_unimplemented_stages_are_blocked_not_crashed() {
+    let d = Dir::new();
+    d.write("x.med", "experiment \"x\"\nsource a = jsonl(\"nowhere/*.jsonl\")\nsource b = near_dedup(a)\n");
+    let plan = d.exp(&["plan", "x.med"]);
+    assert_eq!(plan.status, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("`nowhere/*.jsonl` matches no file"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("input `a` cannot be computed"), "{}", plan.stdout);
+    let run = d.exp(&["run", "x.med"]);
+    assert_eq!(run.status, 1);
+    let study =
+        d.exp(&["plan", &root().join("experiments/corpus-expansion.med").display().to_string(), "--store", ".exp"]);
+    assert_eq!(study.status, 0, "{}", study.stderr);
+    assert!(study.stdout.contains("blocked"), "{}", study.stdout);
+}
