@@ -120,3 +120,53 @@ fn missing_data_and_unimplemented_stages_are_blocked_not_crashed() {
     assert_eq!(study.status, 0, "{}", study.stderr);
     assert!(study.stdout.contains("blocked"), "{}", study.stdout);
 }
+
+#[test]
+fn show_log_graph_gc_and_verify() {
+    let d = Dir::new();
+    study(&d, 1);
+    assert_eq!(d.exp(&["run", "study.med"]).status, 0);
+    let list = d.exp(&["show", "study.med"]);
+    assert_eq!(lines_with(&list.stdout, "stored").len(), 4, "{}", list.stdout);
+    let node = d.exp(&["show", "study.med", "both"]);
+    assert!(node.stdout.contains("documents = 4"), "{}", node.stdout);
+    assert!(node.stdout.contains("composition.json"), "{}", node.stdout);
+    let en = d.exp(&["show", "study.med", "en"]);
+    assert!(en.stdout.contains("used by (stored):") && en.stdout.contains("both (as `member`)"), "{}", en.stdout);
+    let log = d.exp(&["log", "study.med", "en"]);
+    assert!(log.stdout.contains("read 2 documents"), "{}", log.stdout);
+    let dot = d.exp(&["graph", "study.med"]);
+    assert!(dot.stdout.starts_with("digraph \"study\"") && dot.stdout.contains("[label=\"member\"]"), "{}", dot.stdout);
+    let typo = d.exp(&["show", "study.med", "bth"]);
+    assert_eq!(typo.status, 2);
+    assert!(typo.stderr.contains("did you mean `both`?"), "{}", typo.stderr);
+
+    // Change the seed and rerun: the old `both` is no longer reached by the last run.
+    study(&d, 5);
+    assert_eq!(d.exp(&["run", "study.med"]).status, 0);
+    let dry = d.exp(&["gc", "--store", ".exp", "--dry-run"]);
+    assert!(dry.stdout.contains("would remove 1 artifact(s)"), "{}", dry.stdout);
+    let gc = d.exp(&["gc", "--store", ".exp"]);
+    assert!(gc.stdout.contains("removed 1 artifact(s)"), "{}", gc.stdout);
+    assert!(d.exp(&["plan", "study.med"]).stdout.contains("0 to run, 4 cached"));
+
+    // Damage an artifact: verify quarantines it and the next run recomputes it.
+    let objects = d.path().join(".exp/objects");
+    let victim = std::fs::read_dir(&objects).expect("objects").flatten().next().expect("a shard").path();
+    let artifact = std::fs::read_dir(&victim).expect("shard").flatten().next().expect("an object").path();
+    std::fs::write(artifact.join("artifact/documents.jsonl"), "tampered\n").expect("write");
+    let verify = d.exp(&["verify", "--store", ".exp"]);
+    assert_eq!(verify.status, 1);
+    assert!(verify.stdout.contains("`documents.jsonl` changed"), "{}", verify.stdout);
+    assert!(d.exp(&["plan", "study.med"]).stdout.contains("1 to run"));
+}
+
+#[test]
+fn an_unwritable_store_is_a_clear_error() {
+    let d = Dir::new();
+    study(&d, 1);
+    d.write("not-a-folder", "a file where the store should be");
+    let out = d.exp(&["run", "--store", "not-a-folder", "study.med"]);
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("cannot create the store at `not-a-folder`"), "{}", out.stderr);
+}

@@ -42,6 +42,12 @@ pub enum DiagnosticFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DrawFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GraphFormat {
     Yaml,
     Json,
@@ -86,17 +92,23 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Show what an experiment describes.
+    /// Show what an experiment describes, or one of its nodes.
     ///
-    /// With --lowered, prints the lowered graph: one entry per node with its stage kind,
-    /// canonical parameters (units resolved, defaults filled) and inputs, by key.
+    /// With a NODE (a definition name), prints its manifest: identity, parameters, inputs
+    /// and files, outputs, metrics, timings, and its lineage up (inputs) and down (stored
+    /// users). With --lowered, prints the lowered graph: one entry per node with its stage
+    /// kind, canonical parameters (units resolved, defaults filled) and inputs, by key.
+    /// With neither, lists the nodes and whether the store holds them.
     ///
-    /// Example: exp show --lowered experiments/corpus-expansion.med --profile toy
+    /// Examples: exp show experiments/first-run.med mixed
+    ///           exp show --lowered experiments/corpus-expansion.med --profile toy
     Show {
         /// The `.med` file.
         file: PathBuf,
+        /// A definition of the experiment.
+        node: Option<String>,
         /// Print the lowered graph.
-        #[arg(long, required = true)]
+        #[arg(long, conflicts_with = "node")]
         lowered: bool,
         /// Use this profile's `let` values.
         #[arg(long)]
@@ -166,6 +178,49 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a node's log: from the store if it completed, else from its last failed run.
+    ///
+    /// Example: exp log experiments/first-run.med mixed
+    Log {
+        /// The `.med` file.
+        file: PathBuf,
+        /// A definition of the experiment.
+        node: String,
+        /// Use this profile's `let` values.
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Print an experiment's graph for Graphviz (dot) or Mermaid.
+    ///
+    /// Example: exp graph experiments/corpus-expansion.med --format mermaid
+    Graph {
+        /// The `.med` file.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DrawFormat::Dot)]
+        format: DrawFormat,
+        /// Use this profile's `let` values.
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Remove stored artifacts that no kept experiment reaches, and report the bytes freed.
+    ///
+    /// Kept by default: the last recorded state of every experiment run with this store.
+    /// With --keep, only the current graphs of the given files.
+    ///
+    /// Example: exp gc --keep experiments/corpus-expansion.med --dry-run
+    Gc {
+        /// Keep what these experiments reach (default: every experiment's last run).
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        keep: Vec<PathBuf>,
+        /// Report what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Rehash every stored artifact; report and quarantine any whose bytes changed.
+    ///
+    /// Example: exp verify --store .exp
+    Verify,
     /// List the recent runs recorded in the store and how they ended.
     ///
     /// Example: exp status --store .exp

@@ -245,6 +245,23 @@ impl Index {
         tx.commit()
     }
 
+    /// Identities recorded as the last state of any experiment's definitions: what `gc`
+    /// keeps by default.
+    pub fn recorded_identities(&self) -> rusqlite::Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("SELECT DISTINCT identity FROM definitions")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect()
+    }
+
+    /// Nodes that used `identity` as an input: (their identity, the role, their name).
+    pub fn users(&self, identity: &str) -> rusqlite::Result<Vec<(String, String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT l.identity, l.role, COALESCE(n.name, '?') FROM lineage l LEFT JOIN nodes n ON n.identity = l.identity WHERE l.input = ?1 ORDER BY 3",
+        )?;
+        let rows = stmt.query_map([identity], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect()
+    }
+
     pub fn metrics(&self, identity: &str) -> rusqlite::Result<Vec<(String, Option<i64>, f64)>> {
         let mut stmt =
             self.conn.prepare("SELECT name, step, value FROM metrics WHERE identity = ?1 ORDER BY name, step")?;

@@ -257,3 +257,98 @@ pub fn tree_size(dir: &Path) -> u64 {
         })
         .sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn manifest(identity: &str) -> Manifest {
+        Manifest {
+            identity: identity.to_string(),
+            encoding: crate::identity::ENCODING.into(),
+            kind: "jsonl".into(),
+            version: 1,
+            name: "n".into(),
+            experiment: "x.med".into(),
+            params: BTreeMap::new(),
+            inputs: Vec::new(),
+            files: Vec::new(),
+            outputs: Vec::new(),
+            metrics: BTreeMap::new(),
+            started_at: 0,
+            seconds: 0.0,
+            host: "test".into(),
+            exp_version: crate::VERSION.into(),
+        }
+    }
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_crash_before_publishing_leaves_nothing_served_and_is_cleaned_up() {
+        let dir = tempfile::tempdir().expect("temp");
+        let store = Store::open(dir.path()).expect("store");
+        // A stage wrote half its output, then the process died before the rename.
+        let tmp = store.temporary(ID).expect("temporary");
+        fs::write(tmp.join(ARTIFACT).join("documents.jsonl"), "{\"half\":").expect("write");
+        assert!(!store.contains(ID), "an unpublished artifact is never served");
+        drop(store);
+        // The next process finds the leftover, sees nobody holds its lock, removes it.
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
+        assert!(!store.contains(ID));
+        // A complete publication is served, with its outputs listed and hashed.
+        let tmp = store.temporary(ID).expect("temporary");
+        fs::write(tmp.join(ARTIFACT).join("documents.jsonl"), "{}\n").expect("write");
+        let m = store.publish(&tmp, manifest(ID)).expect("publish");
+        assert!(store.contains(ID));
+        assert_eq!(m.outputs.len(), 1);
+        assert_eq!(store.manifest(ID).expect("manifest"), m);
+        assert!(store.verify(ID).expect("verify").is_empty());
+    }
+
+    #[test]
+    fn a_leftover_of_a_running_computation_is_kept() {
+        let dir = tempfile::tempdir().expect("temp");
+        let store = Store::open(dir.path()).expect("store");
+        let _lock = store.lock(ID).expect("lock");
+        let _tmp = store.temporary(ID).expect("temporary");
+        let _other = Store::open(dir.path()).expect("second opener");
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 1);
+    }
+
+    #[test]
+    fn the_second_of_two_concurrent_computations_waits_then_reuses() {
+        let dir = tempfile::tempdir().expect("temp");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let first = store.lock(ID).expect("lock");
+        let waited = Arc::new(AtomicBool::new(false));
+        let (s2, w2) = (store.clone(), waited.clone());
+        let second = std::thread::spawn(move || {
+            let _lock = s2.lock(ID).expect("lock");
+            w2.store(true, Ordering::SeqCst);
+            s2.contains(ID)
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!waited.load(Ordering::SeqCst), "the second computation waits for the lock");
+        let tmp = store.temporary(ID).expect("temporary");
+        store.publish(&tmp, manifest(ID)).expect("publish");
+        drop(first);
+        assert!(second.join().expect("thread"), "after the wait, it finds the artifact");
+    }
+
+    #[test]
+    fn a_manifest_that_does_not_parse_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("temp");
+        let store = Store::open(dir.path()).expect("store");
+        let obj = store.object_dir(ID);
+        fs::create_dir_all(&obj).expect("dir");
+        fs::write(obj.join(MANIFEST), "{ not json").expect("write");
+        let err = format!("{:#}", store.manifest(ID).expect_err("bad manifest"));
+        assert!(err.contains("does not parse") && err.contains(MANIFEST), "{err}");
+        assert!(!store.verify(ID).is_ok_and(|p| p.is_empty()));
+    }
+}

@@ -4,6 +4,9 @@ mod check;
 mod diff;
 mod experiment;
 mod fmt;
+mod gc;
+mod graph;
+mod log;
 mod plan;
 mod run;
 mod show;
@@ -20,7 +23,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             check::run(&files, profile, format, deny_warnings, color)
         }
         Command::Fmt { files, check } => fmt::run(&files, check, color),
-        Command::Show { file, lowered: _, profile, format } => show::run(&file, profile, format, color),
+        Command::Show { file, node, lowered, profile, format } => match (lowered, node) {
+            (true, _) => show::run(&file, profile, format, color),
+            (false, Some(node)) => show::node(&file, &node, profile, args.store, color),
+            (false, None) => show::nodes(&file, profile, args.store, color),
+        },
+        Command::Log { file, node, profile } => log::run(&file, &node, profile, args.store, color),
+        Command::Graph { file, format, profile } => graph::run(&file, format, profile, args.store, color),
+        Command::Gc { keep, dry_run } => gc::run(args.store, &keep, dry_run, color),
+        Command::Verify => gc::verify(args.store),
         Command::Stages { kind } => stages::run(kind.as_deref()),
         Command::Plan { file, profile, against } => plan::run(&file, profile, against.as_deref(), args.store, color),
         Command::Run { file, profile, jobs, only, keep_going, dry_run } => {

@@ -1,5 +1,6 @@
-//! `exp show --lowered`: the lowered graph as YAML or JSON.
+//! `exp show`: the lowered graph (`--lowered`), the nodes and their state, or one node.
 
+use super::experiment::{load, open_store, short, store_path};
 use crate::args::GraphFormat;
 use crate::output;
 use anyhow::Context;
@@ -21,4 +22,93 @@ pub fn run(file: &Path, profile: Option<String>, format: GraphFormat, color: boo
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `exp show FILE`: every node and whether the store holds it.
+pub fn nodes(
+    file: &Path,
+    profile: Option<String>,
+    store: Option<std::path::PathBuf>,
+    color: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = open_store(&store_path(file, store))?;
+    let Some(resolved) = load(file, profile, &store, color)? else { return Ok(ExitCode::FAILURE) };
+    for n in &resolved.nodes {
+        let state = if store.contains(&n.identity) { "stored " } else { "missing" };
+        println!("{state} {:<28} {:<14} {}  {}", n.name, n.kind, short(&n.identity), n.at);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `exp show FILE NODE`: one node's manifest, lineage and metrics.
+pub fn node(
+    file: &Path,
+    name: &str,
+    profile: Option<String>,
+    store: Option<std::path::PathBuf>,
+    color: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = open_store(&store_path(file, store))?;
+    let Some(resolved) = load(file, profile, &store, color)? else { return Ok(ExitCode::FAILURE) };
+    let i = find(&resolved, name)?;
+    let n = &resolved.nodes[i];
+    println!("{} ({} v{}, `{}` at {})", n.name, n.kind, n.version, n.def, n.at);
+    println!("identity {}", n.identity);
+    println!("inputs:");
+    for inp in &n.inputs {
+        let up = &resolved.nodes[inp.node];
+        println!("  {:<10} {} {}", inp.role, short(&up.identity), up.name);
+    }
+    for (path, f) in n.file_paths.iter().zip(&n.files) {
+        println!("  file       {} {path}", short(&f.hash));
+    }
+    println!("parameters:\n{}", indent(&serde_yaml::to_string(&n.params)?));
+    if !store.contains(&n.identity) {
+        println!("not in the store: `exp run` would compute it");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let manifest = store.manifest(&n.identity)?;
+    println!(
+        "stored at {} (made by `{}` in {:.2}s on {}, exp {})",
+        store.object_dir(&n.identity).display(),
+        manifest.name,
+        manifest.seconds,
+        manifest.host,
+        manifest.exp_version
+    );
+    println!("outputs:");
+    for o in &manifest.outputs {
+        println!("  {:<24} {:>10}  {}", o.path, exp_engine::run::human_bytes(o.bytes), short(&o.hash));
+    }
+    let index = store.index();
+    let metrics = index.metrics(&n.identity)?;
+    if !metrics.is_empty() {
+        println!("metrics:");
+        for (name, step, value) in metrics {
+            println!("  {name}{} = {value}", step.map(|s| format!("[{s}]")).unwrap_or_default());
+        }
+    }
+    let users = index.users(&n.identity)?;
+    if !users.is_empty() {
+        println!("used by (stored):");
+        for (identity, role, name) in users {
+            println!("  {} {name} (as `{role}`)", short(&identity));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn find(resolved: &exp_engine::resolve::Resolved, name: &str) -> anyhow::Result<usize> {
+    resolved.by_name(name).ok_or_else(|| {
+        let hint = exp_dsl::suggest::closest(name, resolved.nodes.iter().map(|n| n.name.as_str()));
+        anyhow::anyhow!(
+            "no definition `{name}` in `{}`{}",
+            resolved.experiment,
+            hint.map(|h| format!("; did you mean `{h}`?")).unwrap_or_default()
+        )
+    })
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
 }
