@@ -89,18 +89,29 @@ fn analyse(loaded: Loaded, path: &Path, catalog: &Catalog, options: &Options) ->
     let mut graph = None;
     let mut profiles = Vec::new();
     if let Some(root) = loaded.root.filter(|_| parsed_ok) {
-        let (g, p) = lower(&loaded, root, root_dir, catalog, options.profile.as_deref(), true, &mut diagnostics);
+        let mut first = Vec::new();
+        let (g, p) = lower(&loaded, root, root_dir, catalog, options.profile.as_deref(), &mut first);
         graph = g;
         profiles = p;
+        let mut passes = vec![first];
         if options.all_profiles {
             for other in profiles.clone() {
                 if Some(other.as_str()) != options.profile.as_deref() {
-                    // Unused-definition warnings come from the profile asked for only: a
-                    // definition only one profile needs is not unused.
-                    lower(&loaded, root, root_dir, catalog, Some(&other), false, &mut diagnostics);
+                    let mut more = Vec::new();
+                    lower(&loaded, root, root_dir, catalog, Some(&other), &mut more);
+                    passes.push(more);
                 }
             }
         }
+        // A definition that one profile needs is not unused: keep an unused-definition
+        // warning only if every profile checked gave it.
+        let is_unused = |d: &Diag| d.code == "W0001";
+        let unused_spans: Vec<std::collections::HashSet<Span>> =
+            passes.iter().map(|p| p.iter().filter(|d| is_unused(d)).map(|d| d.primary.span).collect()).collect();
+        let everywhere = |d: &Diag| unused_spans.iter().all(|spans| spans.contains(&d.primary.span));
+        let unused: Vec<Diag> = passes[0].iter().filter(|d| is_unused(d) && everywhere(d)).cloned().collect();
+        diagnostics.extend(passes.into_iter().flatten().filter(|d| !is_unused(d)));
+        diagnostics.extend(unused);
     }
     dedup(&mut diagnostics);
     let graph = if diagnostics.iter().any(Diag::is_error) { None } else { graph };
@@ -113,7 +124,6 @@ fn lower(
     root_dir: &Path,
     catalog: &Catalog,
     profile: Option<&str>,
-    report_unused: bool,
     diagnostics: &mut Vec<Diag>,
 ) -> (Option<Graph>, Vec<String>) {
     let ns = expand::expand(loaded, profile, diagnostics);
@@ -145,7 +155,7 @@ fn lower(
         return (None, ns.profiles);
     };
     let mut elab = elaborate::Elaborator::new(catalog, &loaded.sources, root_dir, &ns);
-    elab.run(report_unused);
+    elab.run();
     diagnostics.append(&mut elab.diags);
     let mut g = Graph { experiment, profile: profile.map(str::to_string), nodes: std::mem::take(&mut elab.nodes) };
     g.sort();

@@ -157,7 +157,7 @@ fn describe_rule(rule: Rule) -> Option<&'static str> {
         Rule::schedule => "a schedule",
         Rule::quantity | Rule::number => "a number",
         Rule::suffix => "a suffix (`k`, `M`, `B`, `%`)",
-        Rule::unit => "a unit (`tokens`, `steps`, `epochs`, `docs`)",
+        Rule::unit => "a unit (`tokens`, `steps`, `epochs`, `docs`, `seqs`)",
         Rule::string => "a string",
         Rule::boolean => "`true` or `false`",
         Rule::call => "a call",

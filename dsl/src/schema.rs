@@ -115,7 +115,16 @@ impl Ty {
             Ty::Enum(options) => {
                 format!("one of {}", options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "))
             }
-            Ty::Count { unit, .. } => format!("a count of {0} (`4k {0}`)", unit.text()),
+            Ty::Count { unit, .. } => {
+                let example = match unit {
+                    Unit::Tokens => "44.2B tokens",
+                    Unit::Docs => "200 docs",
+                    Unit::Steps => "20 steps",
+                    Unit::Epochs => "2 epochs",
+                    Unit::Seqs => "1024 seqs",
+                };
+                format!("a count of {} (`{example}`)", unit.text())
+            }
             Ty::Warmup => "a warm-up (`3%` of the steps or `20 steps`)".into(),
             Ty::Schedule => "a learning rate (`1.5e-4` or `1.5e-4 -> 1.5e-5 cosine`)".into(),
             Ty::List(t) => format!("a list of {}", t.describe_plural()),

@@ -229,6 +229,10 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         last: usize,
     },
+    /// Print the blake3 hash of files as the store computes it (memory-mapped,
+    /// multi-threaded): for benchmarks against `b3sum`.
+    #[command(hide = true)]
+    Hash { files: Vec<PathBuf> },
     /// List the stage kinds and their parameters.
     ///
     /// Example: exp stages cpt

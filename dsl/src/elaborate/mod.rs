@@ -89,8 +89,8 @@ impl<'a> Elaborator<'a> {
         }
     }
 
-    /// Elaborates every definition; with `report_unused`, then warns about unused ones.
-    pub fn run(&mut self, report_unused: bool) {
+    /// Elaborates every definition, then warns about unused ones.
+    pub fn run(&mut self) {
         for id in 0..self.ns.instances.len() {
             let inst = &self.ns.instances[id];
             if !inst.dead && !inst.is_let() {
@@ -101,7 +101,7 @@ impl<'a> Elaborator<'a> {
             // Constants, tokenizers and sources exist to be used; corpora, datasets, models,
             // evaluations and reports are results in their own right.
             let reportable = matches!(inst.def.kind, DefKind::Let | DefKind::Tokenizer | DefKind::Source);
-            if report_unused && inst.in_root && !inst.dead && reportable && !self.used[id] {
+            if inst.in_root && !inst.dead && reportable && !self.used[id] {
                 self.diags.push(
                     Diagnostic::warning(
                         "W0001",

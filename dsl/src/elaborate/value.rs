@@ -251,7 +251,7 @@ impl Elaborator<'_> {
                 };
                 // A whole number too large for 64 bits is out of range, not fractional.
                 if n.int.is_none() && !percent && n.float.fract() == 0.0 {
-                    return out_of_range(self, range_text(min as f64, max as f64));
+                    return out_of_range(self, format!("at most {max}"));
                 }
                 let Some(i) = n.int.filter(|_| !percent) else {
                     self.diags.push(Diagnostic::error(
@@ -278,10 +278,13 @@ impl Elaborator<'_> {
                     (Some(_), Some(i)) if i >= 0 => Some(Value::map([("steps", Value::Int(i))])),
                     (Some(_), _) => out_of_range(self, "a whole number of steps, at least 0".into()),
                     (None, _) => {
-                        let help = if n.float < 1.0 && n.float >= 0.0 {
-                            format!("write `{}%` for that share of all steps", n.float * 100.0)
-                        } else {
-                            format!("write `{} steps` for a step count", q.number)
+                        let help = match n.int {
+                            _ if (0.0..1.0).contains(&n.float) => {
+                                // Rounded so 0.07 reads `7%`, not `7.000000000000001%`.
+                                format!("write `{}%` for that share of all steps", (n.float * 1e11).round() / 1e9)
+                            }
+                            Some(i) if i >= 0 => format!("write `{i} steps` for a step count"),
+                            _ => "write a share (`3%`) or a whole number of steps (`20 steps`)".to_string(),
                         };
                         self.diags.push(
                             Diagnostic::error(

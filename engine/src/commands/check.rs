@@ -25,7 +25,7 @@ pub fn run(
                 let status = if checked.has_errors() {
                     "failed"
                 } else if deny_warnings && !checked.diagnostics.is_empty() {
-                    "failed (warnings denied)"
+                    "failed, warnings denied"
                 } else {
                     "ok"
                 };

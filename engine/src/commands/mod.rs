@@ -41,5 +41,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Diff { a, b, profile, json } => diff::run(&a, &b, profile, args.store, json, color),
         Command::Status { last } => status::run(args.store, last),
+        Command::Hash { files } => {
+            for f in files {
+                println!("{}  {}", exp_engine::fingerprint::hash_file(&f)?, f.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
