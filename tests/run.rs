@@ -170,3 +170,65 @@ fn an_unwritable_store_is_a_clear_error() {
     assert_eq!(out.status, 2);
     assert!(out.stderr.contains("cannot create the store at `not-a-folder`"), "{}", out.stderr);
 }
+
+/// A source big enough to take a while to read in a debug build.
+fn big_source(d: &Dir, megabytes: usize) {
+    let line = format!("{{\"id\":\"x\",\"body\":\"{}\"}}\n", "medical text ".repeat(60));
+    let count = megabytes * (1 << 20) / line.len();
+    d.write("data/big.jsonl", line.repeat(count));
+    d.write("big.med", "experiment \"big\"\nsource big = jsonl(\"data/big.jsonl\", text: \"body\", lang: en)\ncorpus m = { big * 2 }\n");
+}
+
+#[test]
+fn ctrl_c_cancels_cleanly_and_the_next_run_resumes() {
+    let d = Dir::new();
+    big_source(&d, 60);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_exp"))
+        .args(["run", "big.med"])
+        .current_dir(d.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("exp starts");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("exp ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let leftovers =
+        std::fs::read_dir(d.path().join(".exp/tmp")).expect("tmp").flatten().filter(|e| e.path().is_dir()).count();
+    assert_eq!(leftovers, 0, "no temporary folder is left behind");
+    let again = d.exp(&["run", "big.med"]);
+    assert_eq!(again.status, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("2 ran"), "{}", again.stderr);
+}
+
+#[test]
+fn two_runs_at_once_compute_each_node_once() {
+    let d = Dir::new();
+    big_source(&d, 8);
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_exp"))
+            .args(["run", "big.med"])
+            .current_dir(d.path())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("exp starts")
+    };
+    let (a, b) = (start(), start());
+    let (a, b) = (a.wait_with_output().expect("a"), b.wait_with_output().expect("b"));
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let ran = |o: &std::process::Output| {
+        let s = String::from_utf8_lossy(&o.stderr).into_owned();
+        let n: usize =
+            s.split(" ran,").next().and_then(|x| x.rsplit(' ').next()).and_then(|x| x.parse().ok()).unwrap_or(99);
+        n
+    };
+    assert_eq!(ran(&a) + ran(&b), 2, "each of the two nodes is computed by one run only");
+}
