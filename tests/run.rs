@@ -232,3 +232,33 @@ fn two_runs_at_once_compute_each_node_once() {
     };
     assert_eq!(ran(&a) + ran(&b), 2, "each of the two nodes is computed by one run only");
 }
+
+#[test]
+fn mixtures_count_tokens_and_meet_token_budgets() {
+    let d = Dir::new();
+    let model = root().join("data/tokenizer/llm-jp-tokenizer-100k.ver3.0b1.model");
+    std::fs::copy(&model, d.path().join("tok.model")).expect("copy the tokenizer");
+    let mut en = String::new();
+    for i in 0..400 {
+        en.push_str(&format!("{{\"id\":\"e{i}\",\"text\":\"Patients with anemia number {i} were treated and followed.\"}}\n"));
+    }
+    d.write("data/en.jsonl", en);
+    d.write(
+        "tok.med",
+        "experiment \"tok\"\ntokenizer t = sentencepiece(\"tok.model\")\nsource en = jsonl(\"data/en.jsonl\", lang: en)\ncorpus all = { en } with { tokenizer: t }\ncorpus half = { en } with { tokenizer: t, budget: 2k tokens, seed: 3 }\n",
+    );
+    let out = d.exp(&["run", "tok.med"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let composition = |name: &str| -> serde_json::Value {
+        let show = d.exp(&["show", "tok.med", name]);
+        let dir = show.stdout.lines().find_map(|l| l.strip_prefix("stored at ")).expect("stored").split(" (").next().expect("path").to_string();
+        serde_json::from_slice(&std::fs::read(d.path().join(dir).join("artifact/composition.json")).expect("composition")).expect("JSON")
+    };
+    let all = composition("all");
+    let tokens = all["total"]["tokens"].as_u64().expect("token count");
+    assert!(tokens > 4000, "{all}");
+    assert_eq!(all["total"]["by_language"]["en"]["tokens"].as_u64(), Some(tokens));
+    let half = composition("half");
+    let sampled = half["total"]["tokens"].as_u64().expect("token count");
+    assert!((1500..=2500).contains(&sampled), "a 2k-token budget gives about 2k tokens: {sampled}");
+}

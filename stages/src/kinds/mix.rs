@@ -31,33 +31,62 @@ pub static MIX: KindSchema = KindSchema {
     doc: "a corpus mixed from subcorpora, deterministic with a seed",
 };
 
-/// Mixes member documents with their weights: `floor(w)` full passes over a member, and
-/// each document once more with probability `w - floor(w)`, decided by a hash of the seed,
-/// the member and the document id so the result is the same on every run. Writes the
-/// mixed documents and `composition.json`.
+/// Mixes member documents. A member's weight `w` means `floor(w)` full passes over it and
+/// each document once more with probability `w - floor(w)`, decided by a hash of the
+/// seed, the member and the document id, so the result is the same on every run. With a
+/// tokenizer, tokens are counted (SentencePiece ids, no BOS/EOS), a member budget sets
+/// that member's weight to `budget / its tokens`, and a total budget then scales every
+/// weight so the corpus comes to that many tokens. Writes the mixed documents and
+/// `composition.json` (documents, characters and tokens per member, language and content
+/// type).
 pub struct Mixer;
 
 #[derive(Debug, Default, serde::Serialize)]
 struct Tally {
     documents: u64,
     characters: u64,
-    by_language: std::collections::BTreeMap<String, u64>,
+    tokens: Option<u64>,
+    by_language: std::collections::BTreeMap<String, Counts>,
+    by_content: std::collections::BTreeMap<String, Counts>,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct Counts {
+    documents: u64,
+    characters: u64,
+    tokens: Option<u64>,
+}
+
+impl Counts {
+    fn add(&mut self, chars: u64, tokens: Option<u64>, copies: u64) {
+        self.documents += copies;
+        self.characters += chars * copies;
+        if let Some(t) = tokens {
+            *self.tokens.get_or_insert(0) += t * copies;
+        }
+    }
 }
 
 impl Tally {
-    fn add(&mut self, doc: &Document, copies: u64) {
-        let chars = doc.text.chars().count() as u64 * copies;
+    fn add(&mut self, doc: &Document, content: &str, tokens: Option<u64>, copies: u64) {
+        let chars = doc.text.chars().count() as u64;
         self.documents += copies;
-        self.characters += chars;
-        *self.by_language.entry(doc.lang.clone()).or_default() += chars;
+        self.characters += chars * copies;
+        if let Some(t) = tokens {
+            *self.tokens.get_or_insert(0) += t * copies;
+        }
+        self.by_language.entry(doc.lang.clone()).or_default().add(chars, tokens, copies);
+        self.by_content.entry(content.to_string()).or_default().add(chars, tokens, copies);
     }
 }
 
 #[derive(serde::Serialize)]
 struct MemberTally {
     name: String,
+    content: String,
     weight: f64,
     read: u64,
+    tokens_read: Option<u64>,
     written: Tally,
 }
 
@@ -67,38 +96,85 @@ impl Stage for Mixer {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        if ctx.inputs_for("tokenizer").next().is_some() || ctx.param("budget") != &Value::Null {
-            return Err(StageError::Param(
-                "token budgets and token counts need the `tokenize` stage's tokenizer, which `mix` does not run yet; \
-                 remove the budget and tokenizer to mix by weight"
-                    .into(),
-            ));
-        }
+        let tokenizer = match ctx.inputs_for("tokenizer").next() {
+            Some(t) => Some(crate::kinds::tokenize::load_tokenizer(&t.dir)?),
+            None => None,
+        };
         let seed = ctx.int_param("seed").unwrap_or(0);
-        let members: Vec<&Value> = match ctx.param("members") {
+        let specs: Vec<&Value> = match ctx.param("members") {
             Value::List(m) => m.iter().collect(),
             _ => Vec::new(),
         };
+        let content_of = |name: &str| match ctx.param("content").get(name) {
+            Some(Value::Str(c)) => c.clone(),
+            _ => "unspecified".to_string(),
+        };
+        let members: Vec<_> = ctx.inputs_for("member").collect();
+
+        // Pass 1, with a tokenizer: tokens per document, for budgets and the composition.
+        let mut doc_tokens: Vec<Vec<u64>> = Vec::with_capacity(members.len());
+        if let Some(tok) = &tokenizer {
+            for (index, input) in members.iter().enumerate() {
+                let mut counts = Vec::new();
+                for doc in documents::read(&input.dir)? {
+                    ctx.check_cancelled()?;
+                    counts.push(tok.encode(&doc?.text).len() as u64);
+                }
+                ctx.reporter.progress(index as u64 + 1, Some(members.len() as u64), "members counted");
+                doc_tokens.push(counts);
+            }
+        }
+        let member_tokens: Vec<u64> = doc_tokens.iter().map(|c| c.iter().sum()).collect();
+        let mut weights: Vec<f64> = members
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                let spec = specs.get(i);
+                let budget = spec.and_then(|m| m.get("budget")).and_then(Value::as_f64);
+                match (budget, member_tokens.get(i)) {
+                    (Some(b), Some(&t)) if t > 0 => b / t as f64,
+                    _ => spec.and_then(|m| m.get("weight")).and_then(Value::as_f64).unwrap_or(1.0),
+                }
+            })
+            .collect();
+        if let (Some(total), false) = (ctx.param("budget").as_f64(), member_tokens.is_empty()) {
+            let planned: f64 = weights.iter().zip(&member_tokens).map(|(w, t)| w * *t as f64).sum();
+            if planned > 0.0 {
+                let scale = total / planned;
+                weights.iter_mut().for_each(|w| *w *= scale);
+            }
+        }
+
+        // Pass 2: sample and write.
         let mut out = documents::Writer::create(ctx.out)?;
         let mut total = Tally::default();
         let mut tallies = Vec::new();
-        for (index, input) in ctx.inputs_for("member").enumerate() {
-            let weight = members.get(index).and_then(|m| m.get("weight")).and_then(Value::as_f64).unwrap_or(1.0);
+        for (index, input) in members.iter().enumerate() {
+            let weight = weights[index];
             let (full, fraction) = (weight.floor() as u64, weight.fract());
-            let mut tally = MemberTally { name: input.name.clone(), weight, read: 0, written: Tally::default() };
-            for doc in documents::read(&input.dir)? {
+            let content = content_of(&input.name);
+            let mut tally = MemberTally {
+                name: input.name.clone(),
+                content: content.clone(),
+                weight,
+                read: 0,
+                tokens_read: member_tokens.get(index).copied(),
+                written: Tally::default(),
+            };
+            for (d, doc) in documents::read(&input.dir)?.enumerate() {
                 ctx.check_cancelled()?;
                 let doc = doc?;
                 tally.read += 1;
+                let tokens = doc_tokens.get(index).and_then(|c| c.get(d)).copied();
                 let extra = u64::from(fraction > 0.0 && unit_hash(seed, index, &doc.id) < fraction);
                 let copies = full + extra;
                 for _ in 0..copies {
                     out.write(&doc)?;
                 }
-                tally.written.add(&doc, copies);
-                total.add(&doc, copies);
+                tally.written.add(&doc, &content, tokens, copies);
+                total.add(&doc, &content, tokens, copies);
             }
-            ctx.reporter.progress(index as u64 + 1, Some(members.len() as u64), "members");
+            ctx.reporter.progress(index as u64 + 1, Some(members.len() as u64), "members mixed");
             tallies.push(tally);
         }
         out.finish()?;
@@ -108,6 +184,9 @@ impl Stage for Mixer {
             .map_err(StageError::io(&path))?;
         ctx.reporter.metric("documents", None, total.documents as f64);
         ctx.reporter.metric("characters", None, total.characters as f64);
+        if let Some(t) = total.tokens {
+            ctx.reporter.metric("tokens", None, t as f64);
+        }
         Ok(())
     }
 }

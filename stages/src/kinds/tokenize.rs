@@ -1,6 +1,8 @@
 //! Tokenizers and tokenisation into Megatron-compatible shards.
 
 use super::COUNT;
+use crate::sentencepiece::SentencePiece;
+use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
 
 pub static SENTENCEPIECE: KindSchema = KindSchema {
@@ -25,3 +27,37 @@ pub static TOKENIZE: KindSchema = KindSchema {
     ],
     doc: "tokenise into Megatron `.bin/.idx` shards",
 };
+
+/// The tokenizer artifact: the model file, checked to load, as `tokenizer.model`, and a
+/// summary in `tokenizer.json`.
+pub struct SentencePieceStage;
+
+/// File name of the model inside a tokenizer artifact.
+pub const MODEL_FILE: &str = "tokenizer.model";
+
+impl Stage for SentencePieceStage {
+    fn schema(&self) -> &'static KindSchema {
+        &SENTENCEPIECE
+    }
+
+    fn run(&self, ctx: &Context) -> Result<(), StageError> {
+        let files = crate::files::expand(ctx.root, ctx.str_param("path").unwrap_or_default())?;
+        let [source] = files.as_slice() else {
+            return Err(StageError::Param(format!("`path` must name one model file, found {}", files.len())));
+        };
+        let model = SentencePiece::load(source).map_err(|e| StageError::Param(e.to_string()))?;
+        let target = ctx.out.join(MODEL_FILE);
+        std::fs::copy(source, &target).map_err(StageError::io(&target))?;
+        let summary = serde_json::json!({ "kind": "sentencepiece-unigram", "vocab_size": model.vocab_size() });
+        let path = ctx.out.join("tokenizer.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&summary).unwrap_or_default())
+            .map_err(StageError::io(&path))?;
+        ctx.reporter.metric("vocab_size", None, model.vocab_size() as f64);
+        Ok(())
+    }
+}
+
+/// Loads the tokenizer of a tokenizer artifact folder.
+pub fn load_tokenizer(dir: &std::path::Path) -> Result<SentencePiece, StageError> {
+    SentencePiece::load(&dir.join(MODEL_FILE)).map_err(|e| StageError::Param(e.to_string()))
+}
