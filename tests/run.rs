@@ -240,7 +240,9 @@ fn mixtures_count_tokens_and_meet_token_budgets() {
     std::fs::copy(&model, d.path().join("tok.model")).expect("copy the tokenizer");
     let mut en = String::new();
     for i in 0..400 {
-        en.push_str(&format!("{{\"id\":\"e{i}\",\"text\":\"Patients with anemia number {i} were treated and followed.\"}}\n"));
+        en.push_str(&format!(
+            "{{\"id\":\"e{i}\",\"text\":\"Patients with anemia number {i} were treated and followed.\"}}\n"
+        ));
     }
     d.write("data/en.jsonl", en);
     d.write(
@@ -251,8 +253,19 @@ fn mixtures_count_tokens_and_meet_token_budgets() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     let composition = |name: &str| -> serde_json::Value {
         let show = d.exp(&["show", "tok.med", name]);
-        let dir = show.stdout.lines().find_map(|l| l.strip_prefix("stored at ")).expect("stored").split(" (").next().expect("path").to_string();
-        serde_json::from_slice(&std::fs::read(d.path().join(dir).join("artifact/composition.json")).expect("composition")).expect("JSON")
+        let dir = show
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("stored at "))
+            .expect("stored")
+            .split(" (")
+            .next()
+            .expect("path")
+            .to_string();
+        serde_json::from_slice(
+            &std::fs::read(d.path().join(dir).join("artifact/composition.json")).expect("composition"),
+        )
+        .expect("JSON")
     };
     let all = composition("all");
     let tokens = all["total"]["tokens"].as_u64().expect("token count");

@@ -47,6 +47,7 @@ pub fn make_plan(
 
 pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store) {
     let width = resolved.nodes.iter().map(|n| n.name.len()).max().unwrap_or(0).min(40);
+    let kind_width = resolved.nodes.iter().map(|n| n.kind.len()).max().unwrap_or(0);
     println!("plan of `{}` ({}), store {}", resolved.experiment, resolved.file.display(), store.root.display());
     let (mut run, mut cached, mut blocked) = (0, 0, 0);
     for step in steps {
@@ -65,7 +66,7 @@ pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store) {
                 ("blocked", problem.clone())
             }
         };
-        println!("  {word} {:<width$}  {:<10} {}  {why}", n.name, n.kind, short(&n.identity));
+        println!("  {word} {:<width$}  {:<kind_width$}  {}  {why}", n.name, n.kind, short(&n.identity));
     }
     println!("{run} to run, {cached} cached, {blocked} blocked");
 }
