@@ -163,7 +163,8 @@ async fn schedule(
             let (resolved, store, cancel) = (resolved.clone(), store.clone(), cancel.clone());
             tasks.spawn_blocking(move || {
                 let started = Instant::now();
-                let outcome = execute(&resolved, i, &store, &cancel, &bar, run_id);
+                let outcome = execute(&resolved, i, &store, &cancel, &bar, run_id)
+                    .unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
                 (i, outcome, started.elapsed().as_secs_f64(), bar)
             });
         }
@@ -252,20 +253,6 @@ fn skip_descendants(resolved: &Resolved, i: usize, wanted: &mut [bool], ready: &
 
 /// Computes one node into the store.
 fn execute(
-    resolved: &Resolved,
-    i: usize,
-    store: &Store,
-    cancel: &AtomicBool,
-    bar: &ProgressBar,
-    run_id: i64,
-) -> Outcome {
-    match try_execute(resolved, i, store, cancel, bar, run_id) {
-        Ok(outcome) => outcome,
-        Err(e) => Outcome::Failed(format!("{e:#}")),
-    }
-}
-
-fn try_execute(
     resolved: &Resolved,
     i: usize,
     store: &Store,

@@ -18,6 +18,16 @@ pub fn open_store(path: &Path) -> anyhow::Result<Arc<Store>> {
     Ok(Arc::new(Store::open(path)?))
 }
 
+/// A store that must exist already (for commands about a store, not an experiment):
+/// `--store`/`EXP_STORE`, else `.exp` here.
+pub fn existing_store(store: Option<PathBuf>) -> anyhow::Result<Arc<Store>> {
+    let path = store.unwrap_or_else(|| PathBuf::from(".exp"));
+    if !path.join("index.sqlite").is_file() {
+        anyhow::bail!("no store at `{}` (give --store DIR or set EXP_STORE)", path.display());
+    }
+    open_store(&path)
+}
+
 /// Checks and resolves an experiment. `Ok(None)` when it has errors (already printed).
 pub fn load(file: &Path, profile: Option<String>, store: &Store, color: bool) -> anyhow::Result<Option<Arc<Resolved>>> {
     if !file.is_file() {
@@ -36,6 +46,18 @@ pub fn load(file: &Path, profile: Option<String>, store: &Store, color: bool) ->
     let index = store.index();
     let resolved = resolve(graph, file, &catalog, Some(&index));
     Ok(Some(Arc::new(resolved)))
+}
+
+/// Opens the experiment's store and checks and resolves the experiment. `Ok(None)` when
+/// the file has errors (already printed).
+pub fn open(
+    file: &Path,
+    profile: Option<String>,
+    store: Option<PathBuf>,
+    color: bool,
+) -> anyhow::Result<Option<(Arc<Store>, Arc<Resolved>)>> {
+    let store = open_store(&store_path(file, store))?;
+    Ok(load(file, profile, &store, color)?.map(|resolved| (store, resolved)))
 }
 
 pub fn short(identity: &str) -> &str {

@@ -1,21 +1,13 @@
 //! `exp gc` and `exp verify`: keeping the store lean and honest.
 
-use super::experiment::{load, open_store, short};
+use super::experiment::{existing_store, load, short};
 use exp_engine::run::human_bytes;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn store_root(store: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let path = store.unwrap_or_else(|| PathBuf::from(".exp"));
-    if !path.join("index.sqlite").is_file() {
-        anyhow::bail!("no store at `{}` (give --store DIR or set EXP_STORE)", path.display());
-    }
-    Ok(path)
-}
-
 pub fn run(store: Option<PathBuf>, keep: &[PathBuf], dry_run: bool, color: bool) -> anyhow::Result<ExitCode> {
-    let store = open_store(&store_root(store)?)?;
+    let store = existing_store(store)?;
     let kept: HashSet<String> = if keep.is_empty() {
         store.index().recorded_identities()?.into_iter().collect()
     } else {
@@ -49,7 +41,7 @@ pub fn run(store: Option<PathBuf>, keep: &[PathBuf], dry_run: bool, color: bool)
 }
 
 pub fn verify(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let store = open_store(&store_root(store)?)?;
+    let store = existing_store(store)?;
     let mut bad = 0;
     let stored = store.stored()?;
     for identity in &stored {

@@ -1,6 +1,6 @@
 //! `exp graph`: the experiment's graph as Graphviz dot or Mermaid, built with petgraph.
 
-use super::experiment::{load, open_store, store_path};
+use super::experiment::open;
 use crate::args::DrawFormat;
 use petgraph::graph::DiGraph;
 use std::path::{Path, PathBuf};
@@ -13,8 +13,7 @@ pub fn run(
     store: Option<PathBuf>,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_store(&store_path(file, store))?;
-    let Some(resolved) = load(file, profile, &store, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some((store, resolved)) = open(file, profile, store, color)? else { return Ok(ExitCode::FAILURE) };
     let mut g: DiGraph<String, String> = DiGraph::new();
     let ids: Vec<_> = resolved.nodes.iter().map(|n| g.add_node(format!("{}\n{}", n.name, n.kind))).collect();
     for (i, n) in resolved.nodes.iter().enumerate() {

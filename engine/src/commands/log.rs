@@ -1,6 +1,6 @@
 //! `exp log`: a node's log.
 
-use super::experiment::{load, open_store, store_path};
+use super::experiment::open;
 use super::show::find;
 use exp_engine::store::LOG;
 use std::path::{Path, PathBuf};
@@ -13,8 +13,7 @@ pub fn run(
     store: Option<PathBuf>,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_store(&store_path(file, store))?;
-    let Some(resolved) = load(file, profile, &store, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some((store, resolved)) = open(file, profile, store, color)? else { return Ok(ExitCode::FAILURE) };
     let node = &resolved.nodes[find(&resolved, name)?];
     let stored = store.object_dir(&node.identity).join(LOG);
     let path = if stored.is_file() { Some(stored) } else { last_failed_log(&store.root, name) };

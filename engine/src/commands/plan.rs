@@ -1,6 +1,6 @@
 //! `exp plan`: what would run, and why.
 
-use super::experiment::{canonical, load, open_store, short, store_path};
+use super::experiment::{canonical, load, open, short};
 use exp_engine::plan::{plan, record, Decision, Step};
 use exp_engine::resolve::Resolved;
 use exp_engine::store::Store;
@@ -14,8 +14,7 @@ pub fn run(
     store: Option<PathBuf>,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_store(&store_path(file, store))?;
-    let Some(resolved) = load(file, profile.clone(), &store, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some((store, resolved)) = open(file, profile.clone(), store, color)? else { return Ok(ExitCode::FAILURE) };
     let steps = make_plan(&resolved, &store, against, profile, color)?;
     print_plan(&resolved, &steps, &store);
     Ok(ExitCode::SUCCESS)

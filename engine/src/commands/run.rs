@@ -1,6 +1,6 @@
 //! `exp run`: compute what the store does not hold.
 
-use super::experiment::{load, open_store, store_path};
+use super::experiment::open;
 use super::plan::{make_plan, print_plan};
 use exp_engine::run::{human_bytes, run as execute, Options};
 use std::path::{Path, PathBuf};
@@ -14,8 +14,7 @@ pub fn run(
     dry_run: bool,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_store(&store_path(file, store))?;
-    let Some(resolved) = load(file, profile.clone(), &store, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some((store, resolved)) = open(file, profile.clone(), store, color)? else { return Ok(ExitCode::FAILURE) };
     let steps = make_plan(&resolved, &store, None, profile, color)?;
     if dry_run {
         print_plan(&resolved, &steps, &store);

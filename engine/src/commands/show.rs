@@ -1,6 +1,6 @@
 //! `exp show`: the lowered graph (`--lowered`), the nodes and their state, or one node.
 
-use super::experiment::{load, open_store, short, store_path};
+use super::experiment::{open, short};
 use crate::args::GraphFormat;
 use crate::output;
 use anyhow::Context;
@@ -31,8 +31,7 @@ pub fn nodes(
     store: Option<std::path::PathBuf>,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_store(&store_path(file, store))?;
-    let Some(resolved) = load(file, profile, &store, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some((store, resolved)) = open(file, profile, store, color)? else { return Ok(ExitCode::FAILURE) };
     for n in &resolved.nodes {
         let state = if store.contains(&n.identity) { "stored " } else { "missing" };
         println!("{state} {:<28} {:<14} {}  {}", n.name, n.kind, short(&n.identity), n.at);
@@ -48,8 +47,7 @@ pub fn node(
     store: Option<std::path::PathBuf>,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_store(&store_path(file, store))?;
-    let Some(resolved) = load(file, profile, &store, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some((store, resolved)) = open(file, profile, store, color)? else { return Ok(ExitCode::FAILURE) };
     let i = find(&resolved, name)?;
     let n = &resolved.nodes[i];
     println!("{} ({} v{}, `{}` at {})", n.name, n.kind, n.version, n.def, n.at);
