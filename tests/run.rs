@@ -247,7 +247,7 @@ fn mixtures_count_tokens_and_meet_token_budgets() {
     d.write("data/en.jsonl", en);
     d.write(
         "tok.med",
-        "experiment \"tok\"\ntokenizer t = sentencepiece(\"tok.model\")\nsource en = jsonl(\"data/en.jsonl\", lang: en)\ncorpus all = { en } with { tokenizer: t }\ncorpus half = { en } with { tokenizer: t, budget: 2k tokens, seed: 3 }\n",
+        "experiment \"tok\"\ntokenizer t = sentencepiece(\"tok.model\")\nsource en = jsonl(\"data/en.jsonl\", lang: en)\ncorpus all = { en } with { tokenizer: t }\ncorpus half = { en } with { tokenizer: t, budget: 2k tokens, seed: 3 }\ndataset shards = tokenize(all, t, shard_tokens: 3k)\n",
     );
     let out = d.exp(&["run", "tok.med"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
@@ -274,4 +274,8 @@ fn mixtures_count_tokens_and_meet_token_budgets() {
     let half = composition("half");
     let sampled = half["total"]["tokens"].as_u64().expect("token count");
     assert!((1500..=2500).contains(&sampled), "a 2k-token budget gives about 2k tokens: {sampled}");
+    // Megatron shards: every token of the corpus plus one end-of-document token each.
+    let show = d.exp(&["show", "tok.med", "shards"]);
+    assert!(show.stdout.contains(&format!("tokens = {}", tokens + 400)), "{}", show.stdout);
+    assert!(show.stdout.contains("shard_00001.idx"), "3k tokens per shard gives several shards: {}", show.stdout);
 }

@@ -7,6 +7,7 @@
 pub mod documents;
 pub mod files;
 pub mod kinds;
+pub mod megatron;
 pub mod sentencepiece;
 pub mod stage;
 
@@ -46,8 +47,12 @@ pub static KINDS: &[&KindSchema] = &[
 
 /// The implementation of a stage kind, when it has one yet.
 pub fn implementation(kind: &str) -> Option<&'static dyn Stage> {
-    static IMPLEMENTED: &[&dyn Stage] =
-        &[&kinds::sources::JsonlReader, &kinds::mix::Mixer, &kinds::tokenize::SentencePieceStage];
+    static IMPLEMENTED: &[&dyn Stage] = &[
+        &kinds::sources::JsonlReader,
+        &kinds::mix::Mixer,
+        &kinds::tokenize::SentencePieceStage,
+        &kinds::tokenize::Tokenize,
+    ];
     IMPLEMENTED.iter().copied().find(|s| s.schema().name == kind)
 }
 

@@ -61,3 +61,100 @@ impl Stage for SentencePieceStage {
 pub fn load_tokenizer(dir: &std::path::Path) -> Result<SentencePiece, StageError> {
     SentencePiece::load(&dir.join(MODEL_FILE)).map_err(|e| StageError::Param(e.to_string()))
 }
+
+/// Tokenises documents into Megatron `.bin/.idx` shards (`shard_00000.bin`, …): one
+/// sequence per document, the end-of-document token `</s>` appended when `append_eod`,
+/// encoded on every core in batches and written in document order.
+pub struct Tokenize;
+
+/// Documents encoded per parallel batch.
+const BATCH: usize = 2048;
+
+impl Stage for Tokenize {
+    fn schema(&self) -> &'static KindSchema {
+        &TOKENIZE
+    }
+
+    fn resources(&self, _params: &std::collections::BTreeMap<String, exp_dsl::Value>) -> crate::stage::Resources {
+        crate::stage::Resources {
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ..crate::stage::Resources::default()
+        }
+    }
+
+    fn run(&self, ctx: &Context) -> Result<(), StageError> {
+        use rayon::prelude::*;
+        let tokenizer_dir =
+            ctx.inputs_for("tokenizer").next().ok_or_else(|| StageError::Param("no tokenizer input".into()))?;
+        let tokenizer = load_tokenizer(&tokenizer_dir.dir)?;
+        let append_eod = ctx.param("append_eod") != &exp_dsl::Value::Bool(false);
+        let eod = tokenizer
+            .id_of("</s>")
+            .ok_or_else(|| StageError::Param("the tokenizer has no `</s>` piece to end documents".into()))?;
+        let shard_tokens = ctx.int_param("shard_tokens").unwrap_or(1_000_000_000).max(1) as u64;
+        let dtype = crate::megatron::Dtype::for_vocab(tokenizer.vocab_size());
+        let mut shards: Vec<serde_json::Value> = Vec::new();
+        let mut writer: Option<crate::megatron::Writer> = None;
+        let (mut documents, mut tokens) = (0u64, 0u64);
+        for input in ctx.inputs_for("input") {
+            let mut docs = crate::documents::read(&input.dir)?;
+            loop {
+                ctx.check_cancelled()?;
+                let batch: Vec<crate::documents::Document> = docs.by_ref().take(BATCH).collect::<Result<_, _>>()?;
+                if batch.is_empty() {
+                    break;
+                }
+                let encoded: Vec<Vec<u32>> = batch
+                    .par_iter()
+                    .map(|d| {
+                        let mut ids = tokenizer.encode(&d.text);
+                        if append_eod {
+                            ids.push(eod);
+                        }
+                        ids
+                    })
+                    .collect();
+                for ids in encoded {
+                    if writer.as_ref().is_some_and(|w| w.tokens >= shard_tokens) {
+                        let w = writer.take().expect("checked above");
+                        shards.push(finish_shard(w, shards.len())?);
+                    }
+                    if writer.is_none() {
+                        let prefix = ctx.out.join(format!("shard_{:05}", shards.len()));
+                        writer =
+                            Some(crate::megatron::Writer::create(&prefix, dtype).map_err(StageError::io(&prefix))?);
+                    }
+                    let w = writer.as_mut().expect("created above");
+                    w.add(&ids).map_err(StageError::io(ctx.out))?;
+                    documents += 1;
+                    tokens += ids.len() as u64;
+                }
+                ctx.reporter.progress(documents, None, "documents");
+            }
+        }
+        if let Some(w) = writer {
+            shards.push(finish_shard(w, shards.len())?);
+        }
+        let summary = serde_json::json!({
+            "format": "megatron-mmidx",
+            "dtype": if dtype == crate::megatron::Dtype::U16 { "uint16" } else { "int32" },
+            "vocab_size": tokenizer.vocab_size(),
+            "eod": if append_eod { Some(eod) } else { None },
+            "documents": documents,
+            "tokens": tokens,
+            "shards": shards,
+        });
+        let path = ctx.out.join("dataset.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&summary).unwrap_or_default())
+            .map_err(StageError::io(&path))?;
+        ctx.reporter.metric("documents", None, documents as f64);
+        ctx.reporter.metric("tokens", None, tokens as f64);
+        Ok(())
+    }
+}
+
+fn finish_shard(w: crate::megatron::Writer, index: usize) -> Result<serde_json::Value, StageError> {
+    let (docs, tokens) = (w.documents(), w.tokens);
+    w.finish().map_err(|e| StageError::Io { path: format!("shard_{index:05}").into(), source: e })?;
+    Ok(serde_json::json!({ "prefix": format!("shard_{index:05}"), "documents": docs, "tokens": tokens }))
+}
