@@ -279,3 +279,29 @@ fn mixtures_count_tokens_and_meet_token_budgets() {
     assert!(show.stdout.contains(&format!("tokens = {}", tokens + 400)), "{}", show.stdout);
     assert!(show.stdout.contains("shard_00001.idx"), "3k tokens per shard gives several shards: {}", show.stdout);
 }
+
+#[test]
+fn pmc_articles_through_the_licence_filter() {
+    let d = Dir::new();
+    let data = root().join("data");
+    d.write(
+        "pmc.med",
+        format!(
+            "experiment \"pmc\"\nsource pmc = jats(\"{0}/pmc-oa/*.nxml\")\nsource open = licence(pmc, keep: [\"CC0\", \"CC-BY\"])\nsource long = length(open, min_chars: 20k)\nsource medline = pubmed_xml(\"{0}/pubmed-xml/*.xml\")\nsource questions = csv(\"{0}/jmmlu/anatomy.csv\", header: false, columns: [\"question\", \"A\", \"B\", \"C\", \"D\", \"answer\"], text: \"question\", lang: ja)\ncorpus all = {{ long, medline, questions }}\n",
+            data.display()
+        ),
+    );
+    let out = d.exp(&["run", "pmc.med"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let shown = d.exp(&["show", "pmc.med", "open"]);
+    // 8 articles: 4 CC-BY, one CC-BY-NC, one public-domain mark, two without a licence.
+    assert!(shown.stdout.contains("kept = 4") && shown.stdout.contains("dropped = 4"), "{}", shown.stdout);
+    let log = d.exp(&["log", "pmc.med", "open"]);
+    assert!(
+        log.stdout.contains("dropped 2: licence unknown") && log.stdout.contains("dropped 1: licence CC-BY-NC"),
+        "{}",
+        log.stdout
+    );
+    let medline = d.exp(&["show", "pmc.med", "medline"]);
+    assert!(medline.stdout.contains("documents = 1"), "{}", medline.stdout);
+}

@@ -6,8 +6,11 @@
 
 pub mod documents;
 pub mod files;
+pub mod filters;
 pub mod kinds;
+pub mod licence;
 pub mod megatron;
+pub mod readers;
 pub mod sentencepiece;
 pub mod stage;
 
@@ -48,7 +51,13 @@ pub static KINDS: &[&KindSchema] = &[
 /// The implementation of a stage kind, when it has one yet.
 pub fn implementation(kind: &str) -> Option<&'static dyn Stage> {
     static IMPLEMENTED: &[&dyn Stage] = &[
-        &kinds::sources::JsonlReader,
+        &readers::jsonl::JsonlReader,
+        &readers::text::TextReader,
+        &readers::csv::CsvReader,
+        &readers::xml::JatsReader,
+        &readers::pubmed::PubmedReader,
+        &filters::LicenceFilter,
+        &filters::LengthFilter,
         &kinds::mix::Mixer,
         &kinds::tokenize::SentencePieceStage,
         &kinds::tokenize::Tokenize,

@@ -1,0 +1,73 @@
+//! The `csv` reader: each row a record, columns named by the header or by `columns:`.
+
+use super::{file_label, finish, Fields};
+use crate::documents::Writer;
+use crate::kinds::sources::CSV;
+use crate::stage::{Context, Stage, StageError};
+use exp_dsl::schema::KindSchema;
+use exp_dsl::Value;
+
+pub struct CsvReader;
+
+impl Stage for CsvReader {
+    fn schema(&self) -> &'static KindSchema {
+        &CSV
+    }
+
+    fn run(&self, ctx: &Context) -> Result<(), StageError> {
+        let files = crate::files::expand(ctx.root, ctx.str_param("path").unwrap_or_default())?;
+        let fields = Fields::from(ctx);
+        let header = ctx.param("header") != &Value::Bool(false);
+        let given: Vec<String> = match ctx.param("columns") {
+            Value::List(c) => {
+                c.iter().filter_map(|v| if let Value::Str(s) = v { Some(s.clone()) } else { None }).collect()
+            }
+            _ => Vec::new(),
+        };
+        let mut out = Writer::create(ctx.out)?;
+        'files: for file in &files {
+            let label = file_label(file);
+            let mut reader =
+                csv::ReaderBuilder::new().has_headers(header).flexible(false).from_reader(crate::files::open(file)?);
+            let mut columns = given.clone();
+            if header && columns.is_empty() {
+                let h = reader.headers().map_err(|e| StageError::BadRecord {
+                    at: format!("{}:1", file.display()),
+                    message: e.to_string(),
+                })?;
+                // A byte-order mark is not part of the first column's name.
+                columns = h.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect();
+            }
+            if columns.is_empty() {
+                return Err(StageError::Param(format!(
+                    "{}: no header; name the columns with `columns: [...]`",
+                    file.display()
+                )));
+            }
+            for (n, row) in reader.records().enumerate() {
+                if fields.full(out.documents) {
+                    break 'files;
+                }
+                ctx.check_cancelled()?;
+                let line = n + 1 + usize::from(header);
+                let row = row.map_err(|e| StageError::BadRecord {
+                    at: format!("{}:{line}", file.display()),
+                    message: e.to_string(),
+                })?;
+                if row.len() != columns.len() {
+                    return Err(StageError::BadRecord {
+                        at: format!("{}:{line}", file.display()),
+                        message: format!("{} columns, expected {} ({})", row.len(), columns.len(), columns.join(", ")),
+                    });
+                }
+                let at = format!("{label}:{line}");
+                let doc = fields.document(&at, |name| {
+                    let i = columns.iter().position(|c| c == name)?;
+                    Some(row.get(i)?.trim_start_matches('\u{feff}').to_string())
+                })?;
+                out.write(&doc)?;
+            }
+        }
+        finish(ctx, out, files.len())
+    }
+}

@@ -1,0 +1,49 @@
+//! The `jsonl` reader: JSON lines, plain, `.gz` or `.zst`.
+
+use super::{file_label, finish, Fields};
+use crate::documents::Writer;
+use crate::kinds::sources::JSONL;
+use crate::stage::{Context, Stage, StageError};
+use exp_dsl::schema::KindSchema;
+
+pub struct JsonlReader;
+
+impl Stage for JsonlReader {
+    fn schema(&self) -> &'static KindSchema {
+        &JSONL
+    }
+
+    fn run(&self, ctx: &Context) -> Result<(), StageError> {
+        let files = crate::files::expand(ctx.root, ctx.str_param("path").unwrap_or_default())?;
+        let fields = Fields::from(ctx);
+        let mut out = Writer::create(ctx.out)?;
+        'files: for file in &files {
+            let label = file_label(file);
+            for (n, line) in crate::files::lines(file)?.enumerate() {
+                if fields.full(out.documents) {
+                    break 'files;
+                }
+                ctx.check_cancelled()?;
+                let line = line?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let at = format!("{label}:{}", n + 1);
+                let record: serde_json::Value = serde_json::from_str(&line).map_err(|e| StageError::BadRecord {
+                    at: format!("{}:{}", file.display(), n + 1),
+                    message: format!("not JSON: {e}"),
+                })?;
+                let doc = fields.document(&at, |name| match record.get(name)? {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Null => None,
+                    other => Some(other.to_string()),
+                })?;
+                out.write(&doc)?;
+                if out.documents % 1000 == 0 {
+                    ctx.reporter.progress(out.documents, None, "documents");
+                }
+            }
+        }
+        finish(ctx, out, files.len())
+    }
+}

@@ -1,0 +1,99 @@
+//! Readers: each turns files into one stream of documents. The record readers (JSON
+//! lines, CSV) share [`Fields`], the mapping of record fields to a document that the
+//! `.med` file gives (`text:`, `id:`, `lang:`, `meta:`, `licence:`, `limit:`).
+
+pub mod csv;
+pub mod jsonl;
+pub mod pubmed;
+pub mod text;
+pub mod xml;
+
+use crate::documents::{Document, Writer};
+use crate::stage::{Context, StageError};
+use exp_dsl::Value;
+use std::collections::BTreeMap;
+
+/// How a record becomes a document.
+pub struct Fields {
+    text: String,
+    id: Option<String>,
+    lang: String,
+    meta: Vec<(String, String)>,
+    licence: Option<String>,
+    limit: Option<u64>,
+}
+
+impl Fields {
+    pub fn from(ctx: &Context) -> Fields {
+        let meta = match ctx.param("meta") {
+            Value::Map(m) => m
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    Value::Str(s) => Some((k.clone(), s.clone())),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Fields {
+            text: ctx.str_param("text").unwrap_or("text").to_string(),
+            id: ctx.str_param("id").map(str::to_string),
+            lang: ctx.str_param("lang").unwrap_or("und").to_string(),
+            meta,
+            licence: ctx.str_param("licence").map(str::to_string),
+            limit: ctx.int_param("limit").map(|l| l.max(0) as u64),
+        }
+    }
+
+    /// Whether `written` documents reach the `limit`.
+    pub fn full(&self, written: u64) -> bool {
+        self.limit.is_some_and(|l| written >= l)
+    }
+
+    /// The document of one record; `field` looks a record field up; `at` locates the record
+    /// (`file:line`), for messages and as the id when none is mapped.
+    pub fn document(&self, at: &str, field: impl Fn(&str) -> Option<String>) -> Result<Document, StageError> {
+        let text = field(&self.text).ok_or_else(|| StageError::BadRecord {
+            at: at.to_string(),
+            message: format!("no text field `{}` (set `text:` to the field that holds the text)", self.text),
+        })?;
+        let id = match &self.id {
+            Some(f) => field(f)
+                .ok_or_else(|| StageError::BadRecord { at: at.to_string(), message: format!("no id field `{f}`") })?,
+            None => at.to_string(),
+        };
+        let mut meta: BTreeMap<String, String> =
+            self.meta.iter().filter_map(|(k, f)| field(f).map(|v| (k.clone(), v))).collect();
+        if let Some(l) = &self.licence {
+            meta.entry("licence".into()).or_insert_with(|| l.clone());
+        }
+        Ok(Document { id, text, lang: self.lang.clone(), source: at.to_string(), meta })
+    }
+
+    /// The language written on documents whose reader finds none.
+    pub fn lang(&self) -> &str {
+        &self.lang
+    }
+
+    pub fn licence(&self) -> Option<&str> {
+        self.licence.as_deref()
+    }
+}
+
+/// `dir/file.jsonl` → `file.jsonl`: records are located by file name, so moving the data
+/// does not change the documents (their identity does not depend on the folder either).
+pub fn file_label(path: &std::path::Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Reports the counts every reader records.
+pub fn finish(ctx: &Context, out: Writer, files: usize) -> Result<(), StageError> {
+    let (docs, chars) = out.finish()?;
+    ctx.reporter.metric("documents", None, docs as f64);
+    ctx.reporter.metric("characters", None, chars as f64);
+    ctx.reporter.log(&format!("read {docs} documents ({chars} characters) from {files} files"));
+    if docs == 0 {
+        return Err(StageError::Param("the source produced no documents".into()));
+    }
+    Ok(())
+}
