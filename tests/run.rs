@@ -305,3 +305,17 @@ fn pmc_articles_through_the_licence_filter() {
     let medline = d.exp(&["show", "pmc.med", "medline"]);
     assert!(medline.stdout.contains("documents = 1"), "{}", medline.stdout);
 }
+
+#[test]
+fn only_runs_the_named_definitions_and_what_they_need() {
+    let d = Dir::new();
+    study(&d, 1);
+    let out = d.exp(&["run", "--only", "english", "study.med"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("2 ran, 0 cached"), "{}", out.stderr);
+    let rest = d.exp(&["run", "study.med"]);
+    assert!(rest.stderr.contains("2 ran, 2 cached"), "{}", rest.stderr);
+    let typo = d.exp(&["run", "--only", "englsh", "study.med"]);
+    assert_eq!(typo.status, 2);
+    assert!(typo.stderr.contains("did you mean `english`?"), "{}", typo.stderr);
+}

@@ -152,8 +152,9 @@ pub enum Command {
         /// CPU slots for stages running at once (default: the machine's cores).
         #[arg(short = 'j', long)]
         jobs: Option<usize>,
-        /// Run only these definitions (and what they need).
-        #[arg(long, value_name = "NAME", num_args = 1..)]
+        /// Run only these definitions (and what they need); repeat it or separate names
+        /// with commas: `--only mixed,budgeted`.
+        #[arg(long, value_name = "NAME", value_delimiter = ',')]
         only: Vec<String>,
         /// Go on with independent nodes after a failure.
         #[arg(long)]
@@ -210,8 +211,9 @@ pub enum Command {
     ///
     /// Example: exp gc --keep experiments/corpus-expansion.med --dry-run
     Gc {
-        /// Keep what these experiments reach (default: every experiment's last run).
-        #[arg(long, value_name = "FILE", num_args = 1..)]
+        /// Keep what this experiment reaches (repeat for several; default: every
+        /// experiment's last run).
+        #[arg(long, value_name = "FILE")]
         keep: Vec<PathBuf>,
         /// Report what would be removed, remove nothing.
         #[arg(long)]

@@ -54,7 +54,8 @@ enum Outcome {
 
 /// Runs the nodes of `steps` that must run.
 pub fn run(resolved: Arc<Resolved>, steps: &[Step], store: Arc<Store>, options: &Options) -> anyhow::Result<Summary> {
-    let wanted = select(&resolved, steps, &options.only)?;
+    let needed = select(&resolved, &options.only)?;
+    let wanted: Vec<bool> = steps.iter().zip(&needed).map(|(s, n)| *n && s.decision != Decision::Cached).collect();
     let experiment = resolved.file.display().to_string();
     let run_id = store.index().start_run(&experiment)?;
     let started = Instant::now();
@@ -66,10 +67,7 @@ pub fn run(resolved: Arc<Resolved>, steps: &[Step], store: Arc<Store>, options: 
     let mut summary = runtime.block_on(schedule(resolved.clone(), steps, wanted, store.clone(), options, run_id))?;
     summary.run = run_id;
     summary.seconds = started.elapsed().as_secs_f64();
-    summary.cached = steps
-        .iter()
-        .filter(|s| s.decision == Decision::Cached && (options.only.is_empty() || !summary.interrupted))
-        .count();
+    summary.cached = steps.iter().zip(&needed).filter(|(s, n)| **n && s.decision == Decision::Cached).count();
     // Remember every definition whose artifact now exists: the next plan compares with it.
     let records: Vec<_> = (0..resolved.nodes.len())
         .filter(|&i| store.contains(&resolved.nodes[i].identity))
@@ -88,12 +86,11 @@ pub fn run(resolved: Arc<Resolved>, steps: &[Step], store: Arc<Store>, options: 
     Ok(summary)
 }
 
-/// Which nodes to execute: those planned to run (or blocked), limited by `--only` to the
-/// named definitions and the inputs they need.
-fn select(resolved: &Resolved, steps: &[Step], only: &[String]) -> anyhow::Result<Vec<bool>> {
-    let mut wanted: Vec<bool> = steps.iter().map(|s| s.decision != Decision::Cached).collect();
+/// The nodes this run is about: all of them, or with `--only` the named definitions and
+/// the inputs they need.
+fn select(resolved: &Resolved, only: &[String]) -> anyhow::Result<Vec<bool>> {
     if only.is_empty() {
-        return Ok(wanted);
+        return Ok(vec![true; resolved.nodes.len()]);
     }
     let mut needed = vec![false; resolved.nodes.len()];
     for name in only {
@@ -113,10 +110,7 @@ fn select(resolved: &Resolved, steps: &[Step], only: &[String]) -> anyhow::Resul
             }
         }
     }
-    for (w, n) in wanted.iter_mut().zip(needed) {
-        *w &= n;
-    }
-    Ok(wanted)
+    Ok(needed)
 }
 
 async fn schedule(
