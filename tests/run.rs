@@ -319,3 +319,43 @@ fn only_runs_the_named_definitions_and_what_they_need() {
     assert_eq!(typo.status, 2);
     assert!(typo.stderr.contains("did you mean `english`?"), "{}", typo.stderr);
 }
+
+#[test]
+fn dedup_decontamination_split_and_near_duplicates() {
+    let d = Dir::new();
+    d.write(
+        "data/a.jsonl",
+        "{\"id\":\"1\",\"doi\":\"10.1/X\",\"text\":\"Asthma patients were treated with budesonide as needed for one year in this trial.\"}\n\
+         {\"id\":\"2\",\"doi\":\"10.1/y\",\"text\":\"Asthma patients were treated with budesonide as needed for one year in this study.\"}\n\
+         {\"id\":\"3\",\"doi\":\"10.1/z\",\"text\":\"高アンモニア血症をきたす疾患はどれか。\"}\n\
+         {\"id\":\"4\",\"doi\":\"10.1/w\",\"text\":\"An unrelated abstract about the epidemiology of influenza in older adults.\"}\n",
+    );
+    d.write("data/b.jsonl", "{\"id\":\"9\",\"doi\":\"10.1/x\",\"text\":\"another copy\"}\n");
+    d.write("data/eval.jsonl", "{\"id\":\"e\",\"text\":\"問題：高アンモニア血症をきたす疾患はどれか。\"}\n");
+    d.write("ids.json", "{\"4\": \"yes\"}");
+    d.write(
+        "f.med",
+        "experiment \"f\"\n\
+         source a = jsonl(\"data/a.jsonl\", id: \"id\", meta: { doi: \"doi\" })\n\
+         source b = jsonl(\"data/b.jsonl\", id: \"id\", meta: { doi: \"doi\" })\n\
+         source eval = jsonl(\"data/eval.jsonl\", id: \"id\")\n\
+         source unique = dedup(a, by: [doi], against: [b])\n\
+         source clean = decontaminate(unique, against: [eval], ngram: 8)\n\
+         source train = split(clean, keep: train, ids: \"ids.json\")\n\
+         source distinct = near_dedup(a, threshold: 0.7)\n\
+         source japanese = language(a, keep: [ja])\n",
+    );
+    let out = d.exp(&["run", "--keep-going", "f.med"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let metric = |name: &str, m: &str| -> String {
+        let s = d.exp(&["show", "f.med", name]).stdout;
+        s.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{m} = ")).map(str::to_string))
+            .unwrap_or_else(|| panic!("{s}"))
+    };
+    assert_eq!(metric("unique", "kept"), "3", "the DOI of 1 is in b (case-insensitively)");
+    assert_eq!(metric("clean", "kept"), "2", "3 shares 8 characters with the evaluation item");
+    assert_eq!(metric("train", "kept"), "1", "4 is on the test side");
+    assert_eq!(metric("distinct", "kept"), "3", "2 is a near-duplicate of 1");
+    assert_eq!(metric("japanese", "kept"), "1");
+}
