@@ -359,3 +359,70 @@ fn dedup_decontamination_split_and_near_duplicates() {
     assert_eq!(metric("distinct", "kept"), "3", "2 is a near-duplicate of 1");
     assert_eq!(metric("japanese", "kept"), "1");
 }
+
+#[test]
+fn translation_pairing_and_templates() {
+    let d = Dir::new();
+    d.write(
+        "data/en.jsonl",
+        "{\"id\":\"q1\",\"text\":\"What disease causes hyperammonemia?\",\"answer\":\"e\"}\n{\"id\":\"q2\",\"text\":\"Which drug is an anticoagulant?\",\"answer\":\"b\"}\n",
+    );
+    d.write(
+        "memory.jsonl",
+        "{\"source\":\"What disease causes hyperammonemia?\",\"target\":\"高アンモニア血症をきたす疾患はどれか。\"}\n",
+    );
+    // An engine that "translates" by reversing the text, and fails on q2.
+    d.write(
+        "mt.py",
+        "import json, sys\nfor line in sys.stdin:\n    r = json.loads(line)\n    out = {'id': r['id'], 'error': 'refused'} if r['id'] == 'q2' else {'id': r['id'], 'text': r['text'][::-1]}\n    print(json.dumps(out), flush=True)\n",
+    );
+    d.write("qa.j2", "Question: {{ doc.text }}\nAnswer: {{ doc.meta.answer }}");
+    d.write(
+        "t.med",
+        "experiment \"t\"\n\
+         source en = jsonl(\"data/en.jsonl\", id: \"id\", lang: en, meta: { answer: \"answer\" })\n\
+         source ja = translate(en, to: ja, engine: memory(\"memory.jsonl\"))\n\
+         source reversed = translate(en, to: ja, engine: command(\"python3 mt.py\"), retries: 1)\n\
+         source pairs = parallel(en, ja, order: shuffled, seed: 7)\n\
+         source qa = render(en, template: \"qa.j2\")\n",
+    );
+    let out = d.exp(&["run", "t.med"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let metric = |name: &str, m: &str| -> String {
+        let s = d.exp(&["show", "t.med", name]).stdout;
+        s.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{m} = ")).map(str::to_string))
+            .unwrap_or_else(|| panic!("{m} of {name}: {s}"))
+    };
+    assert_eq!(metric("ja", "translated"), "1");
+    assert_eq!(metric("ja", "failed"), "1", "q2 is not in the memory: excluded and counted");
+    assert_eq!(metric("reversed", "translated"), "1");
+    assert_eq!(metric("reversed", "failed"), "1");
+    assert_eq!(metric("pairs", "pairs"), "1");
+    assert_eq!(metric("pairs", "unpaired"), "1");
+    let artifact = |name: &str| {
+        let s = d.exp(&["show", "t.med", name]).stdout;
+        let dir = s
+            .lines()
+            .find_map(|l| l.strip_prefix("stored at "))
+            .expect("stored")
+            .split(" (")
+            .next()
+            .expect("dir")
+            .to_string();
+        std::fs::read_to_string(d.path().join(dir).join("artifact/documents.jsonl")).expect("documents")
+    };
+    assert!(artifact("reversed").contains("?aimenommarepyh sesuac esaesid tahW"), "{}", artifact("reversed"));
+    assert!(artifact("qa").contains("Question: Which drug is an anticoagulant?\\nAnswer: b"), "{}", artifact("qa"));
+    let pair = artifact("pairs");
+    assert!(pair.contains("高アンモニア血症") && pair.contains("hyperammonemia"), "{pair}");
+    // A changed template reruns only `qa`; the translation cache spares the engine on a rerun.
+    d.write("qa.j2", "Q: {{ doc.text }}\nA: {{ doc.meta.answer }}");
+    let plan = d.exp(&["plan", "t.med"]);
+    assert!(plan.stdout.contains("1 to run"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("file `qa.j2` changed"), "{}", plan.stdout);
+    std::fs::remove_dir_all(d.path().join(".exp/objects")).expect("empty the objects, keep the cache");
+    let again = d.exp(&["run", "t.med"]);
+    assert_eq!(again.status, 0, "{}", again.stderr);
+    assert_eq!(metric("reversed", "from_cache"), "1", "the finished translation came from the cache");
+}

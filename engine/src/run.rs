@@ -281,12 +281,15 @@ fn execute(
         })
         .collect();
     let out = temporary.join(ARTIFACT);
+    let cache = store.root.join("cache").join(&node.kind);
+    std::fs::create_dir_all(&cache)?;
     let ctx = Context {
         name: &node.name,
         params: &node.params,
         inputs: &inputs,
         out: &out,
         root: &resolved.root,
+        cache: &cache,
         reporter: &reporter,
         cancel,
     };

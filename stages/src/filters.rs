@@ -283,7 +283,7 @@ impl Stage for Split {
 }
 
 /// A number in [0, 1) from a seed and a string.
-fn unit(seed: i64, s: &str) -> f64 {
+pub(crate) fn unit(seed: i64, s: &str) -> f64 {
     let h = blake3::Hasher::new().update(&seed.to_le_bytes()).update(s.as_bytes()).finalize();
     let bytes: [u8; 8] = h.as_bytes()[..8].try_into().expect("a blake3 digest has 32 bytes");
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64

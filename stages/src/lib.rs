@@ -10,9 +10,12 @@ pub mod filters;
 pub mod kinds;
 pub mod licence;
 pub mod megatron;
+pub mod parallel;
 pub mod readers;
+pub mod render;
 pub mod sentencepiece;
 pub mod stage;
+pub mod translate;
 
 use exp_dsl::schema::{Catalog, KindSchema};
 pub use stage::{Context, InputArtifact, Reporter, Resources, Stage, StageError};
@@ -63,6 +66,9 @@ pub fn implementation(kind: &str) -> Option<&'static dyn Stage> {
         &filters::NearDedup,
         &filters::Decontaminate,
         &filters::Split,
+        &translate::Translate,
+        &parallel::Parallel,
+        &render::Render,
         &kinds::mix::Mixer,
         &kinds::tokenize::SentencePieceStage,
         &kinds::tokenize::Tokenize,

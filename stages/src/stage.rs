@@ -54,6 +54,9 @@ pub struct Context<'a> {
     pub out: &'a Path,
     /// The experiment's folder: `Path` parameters are relative to it.
     pub root: &'a Path,
+    /// A folder in the store this stage kind may keep a cache in across runs (e.g.
+    /// translations per document), so a rerun or a resumed run redoes no finished work.
+    pub cache: &'a Path,
     pub reporter: &'a dyn Reporter,
     pub cancel: &'a AtomicBool,
 }
