@@ -235,6 +235,15 @@ pub enum Command {
     /// multi-threaded): for benchmarks against `b3sum`.
     #[command(hide = true)]
     Hash { files: Vec<PathBuf> },
+    /// Tokenise a text file (one document per line) with a SentencePiece model and print
+    /// throughput: for benchmarks against SentencePiece.
+    #[command(hide = true)]
+    Encode {
+        model: PathBuf,
+        file: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
     /// List the stage kinds and their parameters.
     ///
     /// Example: exp stages cpt

@@ -10,7 +10,7 @@
 //! than encoded differently from SentencePiece.
 
 use prost::Message;
-use std::collections::{HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The part of SentencePiece's `ModelProto` the encoder needs (field numbers from
@@ -83,11 +83,8 @@ pub struct SentencePiece {
     pieces: Vec<String>,
     scores: Vec<f32>,
     kinds: Vec<i32>,
-    /// Pieces the lattice may use (normal, user-defined, unused), by text.
-    lookup: HashMap<String, u32>,
-    /// Every proper prefix of those pieces: the lattice stops extending a candidate as
-    /// soon as it is no piece's prefix (what SentencePiece's trie walk does).
-    prefixes: HashSet<String>,
+    /// The pieces the lattice may use (normal, user-defined, unused), as a byte trie.
+    trie: Trie,
     unk_id: u32,
     unk_score: f32,
     user_max_score: f32,
@@ -123,8 +120,7 @@ impl SentencePiece {
             pieces: Vec::with_capacity(model.pieces.len()),
             scores: Vec::with_capacity(model.pieces.len()),
             kinds: Vec::with_capacity(model.pieces.len()),
-            lookup: HashMap::with_capacity(model.pieces.len()),
-            prefixes: HashSet::new(),
+            trie: Trie::default(),
             unk_id: trainer.unk_id.unwrap_or(0).max(0) as u32,
             unk_score: 0.0,
             user_max_score: 0.0,
@@ -133,6 +129,7 @@ impl SentencePiece {
             escape_whitespaces: normalizer.escape_whitespaces.unwrap_or(true),
         };
         let (mut min_score, mut max_score) = (f32::MAX, f32::MIN);
+        let mut builder = TrieBuilder::default();
         let mut bytes = [u32::MAX; 256];
         for (id, p) in model.pieces.iter().enumerate() {
             let text = p.piece.clone().unwrap_or_default();
@@ -143,10 +140,7 @@ impl SentencePiece {
                 max_score = max_score.max(score);
             }
             if matches!(kind, NORMAL | USER_DEFINED | UNUSED) {
-                for (i, _) in text.char_indices().skip(1) {
-                    sp.prefixes.insert(text[..i].to_string());
-                }
-                sp.lookup.insert(text.clone(), id as u32);
+                builder.insert(text.as_bytes(), id as u32);
             }
             if kind == UNKNOWN {
                 sp.unk_id = id as u32;
@@ -164,6 +158,7 @@ impl SentencePiece {
             sp.scores.push(score);
             sp.kinds.push(kind);
         }
+        sp.trie = builder.build();
         sp.unk_score = min_score - UNK_PENALTY;
         sp.user_max_score = max_score;
         if trainer.byte_fallback.unwrap_or(false) {
@@ -206,45 +201,48 @@ impl SentencePiece {
         let normalized = self.normalize(text);
         let s = normalized.as_str();
         let n = s.len();
-        // best[i]: best path ending at byte i: (score, start, piece id); start usize::MAX = none.
-        let mut best: Vec<(f32, usize, u32)> = vec![(0.0, usize::MAX, 0); n + 1];
+        // best[i]: best path ending at byte i: (score, start, piece id); start NONE = none.
+        const NONE: u32 = u32::MAX;
+        let mut best: Vec<(f32, u32, u32)> = vec![(0.0, NONE, 0); n + 1];
         best[0].1 = 0;
         let mut start = 0;
         while start < n {
-            let char_len = s[start..].chars().next().map_or(1, char::len_utf8);
+            let char_len = utf8_len(s.as_bytes()[start]).min(n - start);
             let base = best[start].0;
             let mut has_single = false;
-            for (offset, c) in s[start..].char_indices() {
-                let end = start + offset + c.len_utf8();
-                let candidate_text = &s[start..end];
-                if let Some(&id) = self.lookup.get(candidate_text) {
-                    let kind = self.kinds[id as usize];
-                    if kind != UNUSED {
-                        let len = end - start;
-                        let score = if kind == USER_DEFINED {
-                            len as f32 * self.user_max_score - 0.1
-                        } else {
-                            self.scores[id as usize]
-                        };
-                        let candidate = score + base;
-                        let target = &mut best[end];
-                        if target.1 == usize::MAX || candidate > target.0 {
-                            *target = (candidate, start, id);
-                        }
-                        if len == char_len {
-                            has_single = true;
-                        }
-                    }
+            // Walk the trie along the bytes from `start`: every node with a piece is a
+            // candidate ending there (pieces are whole UTF-8 strings, so they end on
+            // character boundaries).
+            let mut node = 0u32;
+            for (offset, &byte) in s.as_bytes()[start..].iter().enumerate() {
+                let Some(next) = self.trie.child(node, byte) else { break };
+                node = next;
+                let Some(id) = self.trie.piece(node) else { continue };
+                let kind = self.kinds[id as usize];
+                if kind == UNUSED {
+                    continue;
                 }
-                if !self.prefixes.contains(candidate_text) {
-                    break;
+                let len = offset + 1;
+                let end = start + len;
+                let score = if kind == USER_DEFINED {
+                    len as f32 * self.user_max_score - 0.1
+                } else {
+                    self.scores[id as usize]
+                };
+                let candidate = score + base;
+                let target = &mut best[end];
+                if target.1 == NONE || candidate > target.0 {
+                    *target = (candidate, start as u32, id);
+                }
+                if len == char_len {
+                    has_single = true;
                 }
             }
             if !has_single {
                 let candidate = self.unk_score + base;
                 let target = &mut best[start + char_len];
-                if target.1 == usize::MAX || candidate > target.0 {
-                    *target = (candidate, start, self.unk_id);
+                if target.1 == NONE || candidate > target.0 {
+                    *target = (candidate, start as u32, self.unk_id);
                 }
             }
             start += char_len;
@@ -253,6 +251,7 @@ impl SentencePiece {
         let mut end = n;
         while end > 0 {
             let (_, start, id) = best[end];
+            let start = start as usize;
             pieces.push((start, end, id));
             end = start;
         }
@@ -265,5 +264,96 @@ impl SentencePiece {
             }
         }
         ids
+    }
+}
+
+/// The length of the UTF-8 sequence a leading byte starts.
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xf0.. => 4,
+        0xe0.. => 3,
+        0xc0.. => 2,
+        _ => 1,
+    }
+}
+
+/// A byte trie flattened into arrays: the children of node `n` are
+/// `edges[starts[n]..starts[n + 1]]`, sorted by byte.
+#[derive(Default)]
+struct Trie {
+    starts: Vec<u32>,
+    edges: Vec<(u8, u32)>,
+    pieces: Vec<u32>,
+    /// The root's children by byte (it has the most, and every walk starts there).
+    root: Vec<u32>,
+}
+
+const NO_PIECE: u32 = u32::MAX;
+
+impl Trie {
+    fn child(&self, node: u32, byte: u8) -> Option<u32> {
+        if node == 0 {
+            return Some(self.root[byte as usize]).filter(|&n| n != NO_PIECE);
+        }
+        let (a, b) = (self.starts[node as usize] as usize, self.starts[node as usize + 1] as usize);
+        let edges = &self.edges[a..b];
+        edges.binary_search_by_key(&byte, |e| e.0).ok().map(|i| edges[i].1)
+    }
+
+    fn piece(&self, node: u32) -> Option<u32> {
+        Some(self.pieces[node as usize]).filter(|&p| p != NO_PIECE)
+    }
+}
+
+#[derive(Default)]
+struct TrieBuilder {
+    children: Vec<BTreeMap<u8, u32>>,
+    pieces: Vec<u32>,
+}
+
+impl TrieBuilder {
+    fn insert(&mut self, key: &[u8], id: u32) {
+        if self.children.is_empty() {
+            self.children.push(BTreeMap::new());
+            self.pieces.push(NO_PIECE);
+        }
+        let mut node = 0usize;
+        for &b in key {
+            let next = match self.children[node].get(&b) {
+                Some(&n) => n as usize,
+                None => {
+                    let n = self.children.len();
+                    self.children.push(BTreeMap::new());
+                    self.pieces.push(NO_PIECE);
+                    self.children[node].insert(b, n as u32);
+                    n
+                }
+            };
+            node = next;
+        }
+        // SentencePiece refuses a model with a piece twice; keep the first if one slips by.
+        if self.pieces[node] == NO_PIECE {
+            self.pieces[node] = id;
+        }
+    }
+
+    fn build(self) -> Trie {
+        let mut starts = Vec::with_capacity(self.children.len() + 1);
+        let mut edges = Vec::new();
+        for c in &self.children {
+            starts.push(edges.len() as u32);
+            edges.extend(c.iter().map(|(&b, &n)| (b, n)));
+        }
+        starts.push(edges.len() as u32);
+        if self.children.is_empty() {
+            starts.push(0);
+        }
+        let mut root = vec![NO_PIECE; 256];
+        if let Some(children) = self.children.first() {
+            for (&b, &n) in children {
+                root[b as usize] = n;
+            }
+        }
+        Trie { starts, edges, pieces: if self.pieces.is_empty() { vec![NO_PIECE] } else { self.pieces }, root }
     }
 }

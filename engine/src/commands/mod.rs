@@ -41,6 +41,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Diff { a, b, profile, json } => diff::run(&a, &b, profile, args.store, json, color),
         Command::Status { last } => status::run(args.store, last),
+        Command::Encode { model, file, threads } => {
+            use rayon::prelude::*;
+            let sp = exp_stages::sentencepiece::SentencePiece::load(&model)?;
+            let text = std::fs::read_to_string(&file)?;
+            let lines: Vec<&str> = text.lines().collect();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+            let started = std::time::Instant::now();
+            let tokens: usize = pool.install(|| lines.par_iter().map(|l| sp.encode(l).len()).sum());
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "{} lines, {:.1} MB, {tokens} tokens in {seconds:.2}s: {:.2} MB/s, {:.0} tokens/s ({threads} threads)",
+                lines.len(),
+                text.len() as f64 / 1e6,
+                text.len() as f64 / 1e6 / seconds,
+                tokens as f64 / seconds
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Hash { files } => {
             for f in files {
                 println!("{}  {}", exp_engine::fingerprint::hash_file(&f)?, f.display());
