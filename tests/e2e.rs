@@ -10,3 +10,4 @@ mod diagnostics;
 mod fmt;
 mod run;
 mod show;
+mod study;

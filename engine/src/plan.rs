@@ -93,16 +93,21 @@ pub fn differences(old: &DefinitionRecord, new: &DefinitionRecord) -> Vec<String
     let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
     diff_values("", &parse(&old.params), &parse(&new.params), &mut out);
     let list = |s: &str| serde_json::from_str::<Vec<BTreeMap<String, String>>>(s).unwrap_or_default();
+    // Inputs are matched by role and name, not position: a mixture lists its members in
+    // key order, which moves when one member changes.
     let (old_inputs, new_inputs) = (list(&old.inputs), list(&new.inputs));
-    for (k, input) in new_inputs.iter().enumerate() {
+    let same = |a: &BTreeMap<String, String>, b: &BTreeMap<String, String>| {
+        a.get("role") == b.get("role") && a.get("name") == b.get("name")
+    };
+    for input in &new_inputs {
         let name = input.get("name").map_or("?", String::as_str);
-        match old_inputs.get(k) {
+        match old_inputs.iter().find(|o| same(o, input)) {
             Some(o) if o.get("identity") == input.get("identity") => {}
-            Some(o) if o.get("role") == input.get("role") => out.push(format!("input `{name}` changed")),
-            _ => out.push(format!("input `{name}` added")),
+            Some(_) => out.push(format!("input `{name}` changed")),
+            None => out.push(format!("input `{name}` added")),
         }
     }
-    for o in old_inputs.iter().skip(new_inputs.len()) {
+    for o in old_inputs.iter().filter(|o| !new_inputs.iter().any(|n| same(o, n))) {
         out.push(format!("input `{}` removed", o.get("name").map_or("?", String::as_str)));
     }
     let (old_files, new_files) = (list(&old.files), list(&new.files));
@@ -145,7 +150,8 @@ fn show(v: &Value) -> String {
     match v {
         Value::Null => "none".into(),
         Value::Str(s) => format!("{s:?}"),
-        Value::Float(f) => format!("{f:e}").replace("e0", "").to_string(),
+        Value::Float(f) if (1e-3..1e6).contains(&f.abs()) || *f == 0.0 => format!("{f}"),
+        Value::Float(f) => format!("{f:e}"),
         other => serde_json::to_string(other).unwrap_or_default(),
     }
 }

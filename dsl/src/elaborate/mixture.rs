@@ -87,12 +87,22 @@ impl Elaborator<'_> {
             );
             return None;
         }
+        // `content` names members; it is lowered onto the members themselves, so the node
+        // does not depend on the names (names of members a mixture does not have are
+        // ignored: a map shared by the corpora built from each other names them all).
+        let content = match params.remove("content") {
+            Some(Value::Map(m)) => m,
+            _ => BTreeMap::new(),
+        };
         params.insert(
             "members".into(),
             Value::List(
                 members
                     .iter()
-                    .map(|m| Value::map([("weight", m.weight.clone()), ("budget", m.budget.clone())]))
+                    .map(|m| {
+                        let kind = content.get(&m.name).cloned().unwrap_or(Value::Null);
+                        Value::map([("weight", m.weight.clone()), ("budget", m.budget.clone()), ("content", kind)])
+                    })
                     .collect(),
             ),
         );

@@ -78,6 +78,10 @@ pub fn node(
     for o in &manifest.outputs {
         println!("  {:<24} {:>10}  {}", o.path, exp_engine::run::human_bytes(o.bytes), short(&o.hash));
     }
+    let composition = store.artifact_dir(&n.identity).join("composition.json");
+    if composition.is_file() {
+        print_composition(&serde_json::from_slice(&std::fs::read(&composition)?)?);
+    }
     let index = store.index();
     let metrics = index.metrics(&n.identity)?;
     if !metrics.is_empty() {
@@ -109,4 +113,36 @@ pub fn find(resolved: &exp_engine::resolve::Resolved, name: &str) -> anyhow::Res
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// A mixture's composition as tables: by language, by content type, by member.
+fn print_composition(c: &serde_json::Value) {
+    let total = &c["total"];
+    let measure = if total["tokens"].is_u64() { "tokens" } else { "characters" };
+    let all = total[measure].as_u64().unwrap_or(0).max(1) as f64;
+    for (title, key) in [("language", "by_language"), ("content type", "by_content")] {
+        println!("composition by {title} ({measure}):");
+        if let Some(groups) = total[key].as_object() {
+            for (name, g) in groups {
+                let n = g[measure].as_u64().unwrap_or(0);
+                println!(
+                    "  {name:<26} {n:>12} {:>6.1}%  {:>8} docs",
+                    100.0 * n as f64 / all,
+                    g["documents"].as_u64().unwrap_or(0)
+                );
+            }
+        }
+    }
+    println!("members ({measure}):");
+    for m in c["members"].as_array().into_iter().flatten() {
+        let n = m["written"][measure].as_u64().unwrap_or(0);
+        println!(
+            "  {:<26} {n:>12} {:>6.1}%  {:>8} docs  weight {:.3}",
+            m["name"].as_str().unwrap_or("?"),
+            100.0 * n as f64 / all,
+            m["written"]["documents"].as_u64().unwrap_or(0),
+            m["weight"].as_f64().unwrap_or(0.0)
+        );
+    }
+    println!("  {:<26} {:>12}", "total", total[measure].as_u64().unwrap_or(0));
 }

@@ -105,7 +105,7 @@ impl Stage for Mixer {
             Value::List(m) => m.iter().collect(),
             _ => Vec::new(),
         };
-        let content_of = |name: &str| match ctx.param("content").get(name) {
+        let content_of = |index: usize| match specs.get(index).and_then(|m| m.get("content")) {
             Some(Value::Str(c)) => c.clone(),
             _ => "unspecified".to_string(),
         };
@@ -152,7 +152,7 @@ impl Stage for Mixer {
         for (index, input) in members.iter().enumerate() {
             let weight = weights[index];
             let (full, fraction) = (weight.floor() as u64, weight.fract());
-            let content = content_of(&input.name);
+            let content = content_of(index);
             let mut tally = MemberTally {
                 name: input.name.clone(),
                 content: content.clone(),
