@@ -426,3 +426,28 @@ fn translation_pairing_and_templates() {
     assert_eq!(again.status, 0, "{}", again.stderr);
     assert_eq!(metric("reversed", "from_cache"), "1", "the finished translation came from the cache");
 }
+
+#[test]
+fn bad_records_fail_or_are_skipped_and_counted_and_a_corrupt_gz_is_named() {
+    let d = Dir::new();
+    d.write(
+        "data/a.jsonl",
+        "{\"text\":\"fine\"}\n{\"text\": broken\n{\"other\":\"no text field\"}\n{\"text\":\"also fine\"}\n",
+    );
+    d.write("data/a.csv", "question,answer\nq1,a\nq2\n");
+    d.write("data/bad.jsonl.gz", b"\x1f\x8b\x08\x00not really gzip");
+    d.write(
+        "p.med",
+        "experiment \"p\"\nsource strict = jsonl(\"data/a.jsonl\")\nsource lenient = jsonl(\"data/a.jsonl\", on_error: skip)\nsource rows = csv(\"data/a.csv\", text: \"question\", on_error: skip)\nsource gz = jsonl(\"data/bad.jsonl.gz\")\n",
+    );
+    let out = d.exp(&["run", "--keep-going", "p.med"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("a.jsonl:2: not JSON"), "{}", out.stderr);
+    assert!(out.stderr.contains("bad.jsonl.gz"), "the corrupt file is named: {}", out.stderr);
+    let lenient = d.exp(&["show", "p.med", "lenient"]).stdout;
+    assert!(lenient.contains("documents = 2") && lenient.contains("skipped = 2"), "{lenient}");
+    let log = d.exp(&["log", "p.med", "lenient"]).stdout;
+    assert!(log.contains("a.jsonl:3: no text field `text`"), "{log}");
+    let rows = d.exp(&["show", "p.med", "rows"]).stdout;
+    assert!(rows.contains("documents = 1") && rows.contains("skipped = 1"), "{rows}");
+}

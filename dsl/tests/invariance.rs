@@ -107,4 +107,4 @@ fn golden_key() {
     assert_eq!(s.key, GOLDEN_SOURCE_KEY, "{}", serde_json::to_string(&s.params).expect("json"));
 }
 
-const GOLDEN_SOURCE_KEY: &str = "5f307c70f5f4164549984acd374086042babae2060c10f5efb96a15de6cc7be5";
+const GOLDEN_SOURCE_KEY: &str = "e4d5a66fb5c7a7ee812439c1aafd1cda82ad48e2976ab3da381a7a7c454e2916";

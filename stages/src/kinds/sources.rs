@@ -19,6 +19,12 @@ const META_FIELD: Param = Param::with(
 
 const PATH: Param = Param::required("path", Ty::Path, "file or glob, relative to the .med file");
 const LICENCE: Param = Param::optional("licence", Ty::Str, "licence of every document, when the files do not say it");
+const ON_ERROR: Param = Param::with(
+    "on_error",
+    Ty::Enum(&["fail", "skip"]),
+    Default::Sym("fail"),
+    "a record that cannot be read: fail the node, or skip it and count it",
+);
 const LIMIT: Param = Param::optional(
     "limit",
     Ty::Count { unit: exp_dsl::ast::Unit::Docs, min: 0 },
@@ -30,7 +36,7 @@ pub static JSONL: KindSchema = KindSchema {
     version: 1,
     output: Artifact::Documents,
     role: Role::Plain,
-    params: &[PATH, TEXT_FIELD, ID_FIELD, LANG_FIELD, META_FIELD, LICENCE, LIMIT],
+    params: &[PATH, TEXT_FIELD, ID_FIELD, LANG_FIELD, META_FIELD, LICENCE, LIMIT, ON_ERROR],
     doc: "JSON lines, plain or compressed (.gz, .zst)",
 };
 
@@ -39,7 +45,7 @@ pub static PARQUET: KindSchema = KindSchema {
     version: 1,
     output: Artifact::Documents,
     role: Role::Plain,
-    params: &[PATH, TEXT_FIELD, ID_FIELD, LANG_FIELD, META_FIELD, LICENCE, LIMIT],
+    params: &[PATH, TEXT_FIELD, ID_FIELD, LANG_FIELD, META_FIELD, LICENCE, LIMIT, ON_ERROR],
     doc: "Parquet files, one row per document",
 };
 
@@ -73,6 +79,7 @@ pub static CSV: KindSchema = KindSchema {
         META_FIELD,
         LICENCE,
         LIMIT,
+        ON_ERROR,
     ],
     doc: "CSV files (benchmark sets); each row a record",
 };
@@ -82,7 +89,7 @@ pub static PUBMED_XML: KindSchema = KindSchema {
     version: 1,
     output: Artifact::Documents,
     role: Role::Plain,
-    params: &[PATH, LICENCE, LIMIT],
+    params: &[PATH, LICENCE, LIMIT, ON_ERROR],
     doc: "PubMed/MEDLINE XML: title and abstract sections, PMID, DOI, journal, year, MeSH",
 };
 
@@ -91,6 +98,6 @@ pub static JATS: KindSchema = KindSchema {
     version: 1,
     output: Artifact::Documents,
     role: Role::Plain,
-    params: &[PATH, LIMIT],
+    params: &[PATH, LIMIT, ON_ERROR],
     doc: "PMC JATS `.nxml`: body text, ids, and the licence from `<permissions>`",
 };

@@ -50,24 +50,33 @@ impl Stage for CsvReader {
                 }
                 ctx.check_cancelled()?;
                 let line = n + 1 + usize::from(header);
-                let row = row.map_err(|e| StageError::BadRecord {
-                    at: format!("{}:{line}", file.display()),
-                    message: e.to_string(),
-                })?;
-                if row.len() != columns.len() {
-                    return Err(StageError::BadRecord {
-                        at: format!("{}:{line}", file.display()),
-                        message: format!("{} columns, expected {} ({})", row.len(), columns.len(), columns.join(", ")),
-                    });
-                }
                 let at = format!("{label}:{line}");
-                let doc = fields.document(&at, |name| {
-                    let i = columns.iter().position(|c| c == name)?;
-                    Some(row.get(i)?.trim_start_matches('\u{feff}').to_string())
-                })?;
+                let doc = row
+                    .map_err(|e| StageError::BadRecord {
+                        at: format!("{}:{line}", file.display()),
+                        message: e.to_string(),
+                    })
+                    .and_then(|row| {
+                        if row.len() != columns.len() {
+                            return Err(StageError::BadRecord {
+                                at: format!("{}:{line}", file.display()),
+                                message: format!(
+                                    "{} columns, expected {} ({})",
+                                    row.len(),
+                                    columns.len(),
+                                    columns.join(", ")
+                                ),
+                            });
+                        }
+                        fields.document(&at, |name| {
+                            let i = columns.iter().position(|c| c == name)?;
+                            Some(row.get(i)?.trim_start_matches('\u{feff}').to_string())
+                        })
+                    });
+                let Some(doc) = fields.policy(ctx, doc)? else { continue };
                 out.write(&doc)?;
             }
         }
-        finish(ctx, out, files.len())
+        finish(ctx, out, files.len(), &fields)
     }
 }

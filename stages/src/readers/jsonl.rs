@@ -29,21 +29,25 @@ impl Stage for JsonlReader {
                     continue;
                 }
                 let at = format!("{label}:{}", n + 1);
-                let record: serde_json::Value = serde_json::from_str(&line).map_err(|e| StageError::BadRecord {
-                    at: format!("{}:{}", file.display(), n + 1),
-                    message: format!("not JSON: {e}"),
-                })?;
-                let doc = fields.document(&at, |name| match record.get(name)? {
-                    serde_json::Value::String(s) => Some(s.clone()),
-                    serde_json::Value::Null => None,
-                    other => Some(other.to_string()),
-                })?;
+                let doc = serde_json::from_str::<serde_json::Value>(&line)
+                    .map_err(|e| StageError::BadRecord {
+                        at: format!("{}:{}", file.display(), n + 1),
+                        message: format!("not JSON: {e}"),
+                    })
+                    .and_then(|record| {
+                        fields.document(&at, |name| match record.get(name)? {
+                            serde_json::Value::String(s) => Some(s.clone()),
+                            serde_json::Value::Null => None,
+                            other => Some(other.to_string()),
+                        })
+                    });
+                let Some(doc) = fields.policy(ctx, doc)? else { continue };
                 out.write(&doc)?;
                 if out.documents % 1000 == 0 {
                     ctx.reporter.progress(out.documents, None, "documents");
                 }
             }
         }
-        finish(ctx, out, files.len())
+        finish(ctx, out, files.len(), &fields)
     }
 }

@@ -21,6 +21,8 @@ pub struct Fields {
     meta: Vec<(String, String)>,
     licence: Option<String>,
     limit: Option<u64>,
+    skip_errors: bool,
+    skipped: std::cell::Cell<u64>,
 }
 
 impl Fields {
@@ -42,6 +44,8 @@ impl Fields {
             meta,
             licence: ctx.str_param("licence").map(str::to_string),
             limit: ctx.int_param("limit").map(|l| l.max(0) as u64),
+            skip_errors: ctx.str_param("on_error") == Some("skip"),
+            skipped: std::cell::Cell::new(0),
         }
     }
 
@@ -70,6 +74,24 @@ impl Fields {
         Ok(Document { id, text, lang: self.lang.clone(), source: at.to_string(), meta })
     }
 
+    /// Applies the `on_error` policy to a record's result: `Ok(None)` for a record skipped
+    /// and counted, the error itself when the policy is to fail.
+    pub fn policy<T>(&self, ctx: &Context, result: Result<T, StageError>) -> Result<Option<T>, StageError> {
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(e @ StageError::BadRecord { .. }) if self.skip_errors => {
+                ctx.reporter.log(&format!("skipped: {e}"));
+                self.skipped.set(self.skipped.get() + 1);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn skipped(&self) -> u64 {
+        self.skipped.get()
+    }
+
     /// The language written on documents whose reader finds none.
     pub fn lang(&self) -> &str {
         &self.lang
@@ -87,9 +109,10 @@ pub fn file_label(path: &std::path::Path) -> String {
 }
 
 /// Reports the counts every reader records.
-pub fn finish(ctx: &Context, out: Writer, files: usize) -> Result<(), StageError> {
+pub fn finish(ctx: &Context, out: Writer, files: usize, fields: &Fields) -> Result<(), StageError> {
     let (docs, chars) = out.finish()?;
     ctx.reporter.metric("documents", None, docs as f64);
+    ctx.reporter.metric("skipped", None, fields.skipped() as f64);
     ctx.reporter.metric("characters", None, chars as f64);
     ctx.reporter.log(&format!("read {docs} documents ({chars} characters) from {files} files"));
     if docs == 0 {

@@ -40,7 +40,9 @@ impl Stage for PubmedReader {
                 let next = next.map_err(|message| StageError::BadRecord {
                     at: format!("{}: byte {}", file.display(), reader.buffer_position()),
                     message,
-                })?;
+                });
+                // A malformed file cannot be read past its fault: skipping skips the rest.
+                let Some(next) = fields.policy(ctx, next)? else { break };
                 match next {
                     Some(mut doc) => {
                         if let Some(l) = fields.licence() {
@@ -53,7 +55,7 @@ impl Stage for PubmedReader {
                 }
             }
         }
-        finish(ctx, out, files.len())
+        finish(ctx, out, files.len(), &fields)
     }
 }
 

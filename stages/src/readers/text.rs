@@ -54,6 +54,6 @@ impl Stage for TextReader {
                 }
             }
         }
-        finish(ctx, out, files.len())
+        finish(ctx, out, files.len(), &fields)
     }
 }

@@ -33,10 +33,11 @@ impl Stage for JatsReader {
             let mut text = String::new();
             crate::files::open(file)?.read_to_string(&mut text).map_err(StageError::io(file))?;
             let doc = article(&text, &file_label(file))
-                .map_err(|message| StageError::BadRecord { at: file.display().to_string(), message })?;
+                .map_err(|message| StageError::BadRecord { at: file.display().to_string(), message });
+            let Some(doc) = fields.policy(ctx, doc)? else { continue };
             out.write(&doc)?;
         }
-        finish(ctx, out, files.len())
+        finish(ctx, out, files.len(), &fields)
     }
 }
 
