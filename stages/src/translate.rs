@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 
 pub struct Translate;
 
@@ -185,8 +184,8 @@ impl Stage for Translate {
         let to = ctx.str_param("to").unwrap_or("ja").to_string();
         let retries = ctx.int_param("retries").unwrap_or(3).max(0) as usize;
         let concurrency = ctx.int_param("concurrency").unwrap_or(4).max(1) as usize;
-        let out = Mutex::new(Writer::create(ctx.out)?);
-        let failures: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+        let mut out = Writer::create(ctx.out)?;
+        let mut failures: Vec<(String, String)> = Vec::new();
         let (mut cached, mut translated) = (0u64, 0u64);
         for input in ctx.inputs_for("input") {
             let mut docs = documents::read(&input.dir)?;
@@ -236,7 +235,6 @@ impl Stage for Translate {
                         }
                     }
                 }
-                let mut out = out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (doc, result) in batch.iter().zip(results) {
                     match result {
                         Some(Ok(text)) => {
@@ -250,23 +248,15 @@ impl Stage for Translate {
                                 meta,
                             })?;
                         }
-                        Some(Err(why)) => failures
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .push((doc.id.clone(), why)),
-                        None => failures
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .push((doc.id.clone(), "not translated".into())),
+                        Some(Err(why)) => failures.push((doc.id.clone(), why)),
+                        None => failures.push((doc.id.clone(), "not translated".into())),
                     }
                 }
                 ctx.reporter.progress(out.documents, None, "translated");
             }
         }
-        let out = out.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         let kept = out.documents;
         out.finish()?;
-        let failures = failures.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         let path = ctx.out.join("failed.json");
         let sample: Vec<_> =
             failures.iter().take(50).map(|(id, why)| serde_json::json!({ "id": id, "why": why })).collect();
