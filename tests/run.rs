@@ -451,3 +451,59 @@ fn bad_records_fail_or_are_skipped_and_counted_and_a_corrupt_gz_is_named() {
     let rows = d.exp(&["show", "p.med", "rows"]).stdout;
     assert!(rows.contains("documents = 1") && rows.contains("skipped = 1"), "{rows}");
 }
+
+/// A one-thread OpenAI-compatible server on loopback: it "translates" every text to
+/// `翻訳`, except that it answers 500 to texts mentioning an anticoagulant.
+fn fake_openai(requests: usize) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).ok();
+            let (status, reply) = if String::from_utf8_lossy(&body).contains("anticoagulant") {
+                ("500 Internal Server Error", "{\"error\":\"overloaded\"}".to_string())
+            } else {
+                ("200 OK", "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"翻訳\"}}]}".to_string())
+            };
+            let response = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
+            stream.write_all(response.as_bytes()).ok();
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn translation_through_an_openai_compatible_endpoint() {
+    let d = Dir::new();
+    d.write(
+        "data/en.jsonl",
+        "{\"id\":\"q1\",\"text\":\"What disease causes hyperammonemia?\"}\n{\"id\":\"q2\",\"text\":\"Which drug is an anticoagulant?\"}\n",
+    );
+    // q1 once; q2 on its first try and its one retry.
+    let (port, server) = fake_openai(3);
+    d.write(
+        "o.med",
+        format!("experiment \"o\"\nsource en = jsonl(\"data/en.jsonl\", id: \"id\", lang: en)\nsource ja = translate(en, to: ja, engine: openai(url: \"http://127.0.0.1:{port}/v1\", model: \"m\"), retries: 1, concurrency: 1)\n"),
+    );
+    let out = d.exp(&["run", "o.med"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    server.join().expect("the fake server ends after its requests");
+    let show = d.exp(&["show", "o.med", "ja"]).stdout;
+    assert!(show.contains("translated = 1") && show.contains("failed = 1"), "{show}");
+    let log = d.exp(&["log", "o.med", "ja"]).stdout;
+    assert!(log.contains("1 failed and excluded"), "{log}");
+}
