@@ -507,3 +507,35 @@ fn translation_through_an_openai_compatible_endpoint() {
     let log = d.exp(&["log", "o.med", "ja"]).stdout;
     assert!(log.contains("1 failed and excluded"), "{log}");
 }
+
+#[test]
+fn parquet_rows_become_documents() {
+    let d = Dir::new();
+    let fixture = root().join("stages/tests/fixtures/parquet/pairs.parquet");
+    std::fs::copy(&fixture, d.path().join("pairs.parquet")).expect("copy the fixture");
+    d.write("bad.parquet", "not parquet at all");
+    d.write(
+        "k.med",
+        "experiment \"k\"\nsource pairs = parquet(\"pairs.parquet\", text: \"text\", id: \"id\", lang: mixed, meta: { year: \"year\", note: \"note\" })\nsource broken = parquet(\"bad.parquet\")\n",
+    );
+    let out = d.exp(&["run", "--keep-going", "k.med"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("bad.parquet: not a Parquet file"), "{}", out.stderr);
+    let show = d.exp(&["show", "k.med", "pairs"]).stdout;
+    assert!(show.contains("documents = 40"), "{show}");
+    let dir = show
+        .lines()
+        .find_map(|l| l.strip_prefix("stored at "))
+        .expect("stored")
+        .split(" (")
+        .next()
+        .expect("dir")
+        .to_string();
+    let docs = std::fs::read_to_string(d.path().join(dir).join("artifact/documents.jsonl")).expect("documents");
+    let first: serde_json::Value = serde_json::from_str(docs.lines().next().expect("a line")).expect("JSON");
+    assert_eq!(first["id"], "112A1");
+    assert_eq!(first["meta"]["year"], "2018");
+    assert!(first["text"].as_str().expect("text").contains("hyperammonemia"), "{first}");
+    let fourth: serde_json::Value = serde_json::from_str(docs.lines().nth(3).expect("line 4")).expect("JSON");
+    assert!(fourth["meta"].get("note").is_none(), "a null cell is absent: {fourth}");
+}

@@ -57,6 +57,7 @@ pub fn implementation(kind: &str) -> Option<&'static dyn Stage> {
         &readers::jsonl::JsonlReader,
         &readers::text::TextReader,
         &readers::csv::CsvReader,
+        &readers::parquet::ParquetReader,
         &readers::xml::JatsReader,
         &readers::pubmed::PubmedReader,
         &filters::LicenceFilter,

@@ -1,9 +1,10 @@
 //! Readers: each turns files into one stream of documents. The record readers (JSON
-//! lines, CSV) share [`Fields`], the mapping of record fields to a document that the
+//! lines, CSV, Parquet) share [`Fields`], the mapping of record fields to a document that the
 //! `.med` file gives (`text:`, `id:`, `lang:`, `meta:`, `licence:`, `limit:`).
 
 pub mod csv;
 pub mod jsonl;
+pub mod parquet;
 pub mod pubmed;
 pub mod text;
 pub mod xml;
