@@ -252,20 +252,8 @@ fn mixtures_count_tokens_and_meet_token_budgets() {
     let out = d.exp(&["run", "tok.med"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     let composition = |name: &str| -> serde_json::Value {
-        let show = d.exp(&["show", "tok.med", name]);
-        let dir = show
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("stored at "))
-            .expect("stored")
-            .split(" (")
-            .next()
-            .expect("path")
-            .to_string();
-        serde_json::from_slice(
-            &std::fs::read(d.path().join(dir).join("artifact/composition.json")).expect("composition"),
-        )
-        .expect("JSON")
+        let path = d.artifact("tok.med", name).join("composition.json");
+        serde_json::from_slice(&std::fs::read(path).expect("composition")).expect("JSON")
     };
     let all = composition("all");
     let tokens = all["total"]["tokens"].as_u64().expect("token count");
@@ -347,12 +335,7 @@ fn dedup_decontamination_split_and_near_duplicates() {
     );
     let out = d.exp(&["run", "--keep-going", "f.med"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    let metric = |name: &str, m: &str| -> String {
-        let s = d.exp(&["show", "f.med", name]).stdout;
-        s.lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("{m} = ")).map(str::to_string))
-            .unwrap_or_else(|| panic!("{s}"))
-    };
+    let metric = |name: &str, m: &str| d.metric("f.med", name, m);
     assert_eq!(metric("unique", "kept"), "3", "the DOI of 1 is in b (case-insensitively)");
     assert_eq!(metric("clean", "kept"), "2", "3 shares 8 characters with the evaluation item");
     assert_eq!(metric("train", "kept"), "1", "4 is on the test side");
@@ -388,30 +371,15 @@ fn translation_pairing_and_templates() {
     );
     let out = d.exp(&["run", "t.med"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    let metric = |name: &str, m: &str| -> String {
-        let s = d.exp(&["show", "t.med", name]).stdout;
-        s.lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("{m} = ")).map(str::to_string))
-            .unwrap_or_else(|| panic!("{m} of {name}: {s}"))
-    };
+    let metric = |name: &str, m: &str| d.metric("t.med", name, m);
     assert_eq!(metric("ja", "translated"), "1");
     assert_eq!(metric("ja", "failed"), "1", "q2 is not in the memory: excluded and counted");
     assert_eq!(metric("reversed", "translated"), "1");
     assert_eq!(metric("reversed", "failed"), "1");
     assert_eq!(metric("pairs", "pairs"), "1");
     assert_eq!(metric("pairs", "unpaired"), "1");
-    let artifact = |name: &str| {
-        let s = d.exp(&["show", "t.med", name]).stdout;
-        let dir = s
-            .lines()
-            .find_map(|l| l.strip_prefix("stored at "))
-            .expect("stored")
-            .split(" (")
-            .next()
-            .expect("dir")
-            .to_string();
-        std::fs::read_to_string(d.path().join(dir).join("artifact/documents.jsonl")).expect("documents")
-    };
+    let artifact =
+        |name: &str| std::fs::read_to_string(d.artifact("t.med", name).join("documents.jsonl")).expect("documents");
     assert!(artifact("reversed").contains("?aimenommarepyh sesuac esaesid tahW"), "{}", artifact("reversed"));
     assert!(artifact("qa").contains("Question: Which drug is an anticoagulant?\\nAnswer: b"), "{}", artifact("qa"));
     let pair = artifact("pairs");
@@ -523,15 +491,7 @@ fn parquet_rows_become_documents() {
     assert!(out.stderr.contains("bad.parquet: not a Parquet file"), "{}", out.stderr);
     let show = d.exp(&["show", "k.med", "pairs"]).stdout;
     assert!(show.contains("documents = 40"), "{show}");
-    let dir = show
-        .lines()
-        .find_map(|l| l.strip_prefix("stored at "))
-        .expect("stored")
-        .split(" (")
-        .next()
-        .expect("dir")
-        .to_string();
-    let docs = std::fs::read_to_string(d.path().join(dir).join("artifact/documents.jsonl")).expect("documents");
+    let docs = std::fs::read_to_string(d.artifact("k.med", "pairs").join("documents.jsonl")).expect("documents");
     let first: serde_json::Value = serde_json::from_str(docs.lines().next().expect("a line")).expect("JSON");
     assert_eq!(first["id"], "112A1");
     assert_eq!(first["meta"]["year"], "2018");

@@ -59,4 +59,24 @@ impl Dir {
     pub fn exp(&self, args: &[&str]) -> Output {
         exp(self.path(), args)
     }
+
+    /// A metric of a stored node, as `exp show FILE NODE` prints it.
+    pub fn metric(&self, file: &str, node: &str, metric: &str) -> String {
+        let shown = self.exp(&["show", file, node]).stdout;
+        shown
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{metric} = ")).map(str::to_string))
+            .unwrap_or_else(|| panic!("{metric} of {node}: {shown}"))
+    }
+
+    /// The artifact folder of a stored node, from `exp show FILE NODE`.
+    pub fn artifact(&self, file: &str, node: &str) -> PathBuf {
+        let shown = self.exp(&["show", file, node]).stdout;
+        let dir = shown
+            .lines()
+            .find_map(|l| l.strip_prefix("stored at "))
+            .and_then(|l| l.split(" (").next())
+            .unwrap_or_else(|| panic!("{node} is not stored: {shown}"));
+        self.path().join(dir).join("artifact")
+    }
 }

@@ -65,7 +65,7 @@ impl Engine {
         }
     }
 
-    /// Translates a batch; `None` where the engine gave no translation.
+    /// Translates a batch: per document, the translation or why there is none.
     fn translate(&self, docs: &[&Document], to: &str) -> Result<Vec<Result<String, String>>, StageError> {
         match self {
             Engine::Memory(m) => Ok(docs
