@@ -1,0 +1,8 @@
+//! The burn MoE trainer of `exp`: a Mixtral-compatible model, Hugging Face safetensors in
+//! and out, and the `mixtral`, `hf_checkpoint`, `cpt` and `sft` stages. It is its own crate
+//! because burn costs a minute and a half of a cold build; the DSL and the engine build
+//! without it.
+
+pub mod checkpoint;
+pub mod config;
+pub mod model;
