@@ -5,4 +5,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod data;
 pub mod model;
+pub mod schedule;
+pub mod train;
