@@ -12,6 +12,7 @@ pub mod plan;
 pub mod progress;
 pub mod resolve;
 pub mod run;
+pub mod stages;
 pub mod store;
 
 /// The version of `exp` recorded in every manifest.

@@ -9,6 +9,12 @@ mod output;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// The CPU trainer allocates and frees tensors of hundreds of megabytes every step; with
+/// the system allocator each one is a fresh mapping faulted in page by page, and a training
+/// step takes twice as long (`docs/performance.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = args::Args::parse();
     match commands::run(args) {

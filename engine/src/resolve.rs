@@ -123,7 +123,7 @@ pub fn resolve(graph: &Graph, file: &Path, catalog: &Catalog, index: Option<&Ind
                 problem = Some(format!("input `{}` cannot be computed", nodes[bad.node].name));
             }
         }
-        if problem.is_none() && exp_stages::implementation(&g.kind).is_none() {
+        if problem.is_none() && crate::stages::implementation(&g.kind).is_none() {
             problem = Some(format!("stage `{}` has no implementation yet", g.kind));
         }
         let input_ids: Vec<InputId> =

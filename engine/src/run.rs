@@ -126,7 +126,7 @@ async fn schedule(
     let progress = Arc::new(Progress::new(wanted.iter().filter(|w| **w).count() as u64));
     let cancel = Arc::new(AtomicBool::new(false));
     let need = |i: usize| -> usize {
-        exp_stages::implementation(&resolved.nodes[i].kind)
+        crate::stages::implementation(&resolved.nodes[i].kind)
             .map_or(1, |s| s.resources(&resolved.nodes[i].params).cpus)
             .clamp(1, jobs)
     };
@@ -255,7 +255,7 @@ fn execute(
     run_id: i64,
 ) -> anyhow::Result<Outcome> {
     let node = &resolved.nodes[i];
-    let stage = exp_stages::implementation(&node.kind)
+    let stage = crate::stages::implementation(&node.kind)
         .ok_or_else(|| anyhow::anyhow!("stage `{}` has no implementation yet", node.kind))?;
     bar.set_message("waiting for its lock");
     let _lock = store.lock(&node.identity)?;

@@ -6,21 +6,35 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-/// The files a path or glob names, sorted. Matching nothing is an error: a typo in a path
-/// must not give an empty corpus.
+/// The files a path or glob names, sorted; a folder stands for every file under it (a
+/// model checkpoint is a folder). Matching nothing is an error: a typo in a path must not
+/// give an empty corpus.
 pub fn expand(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, StageError> {
     let full = root.join(pattern);
     let text = full.to_string_lossy();
-    let mut files: Vec<PathBuf> = glob::glob(&text)
+    let mut files = Vec::new();
+    for path in glob::glob(&text)
         .map_err(|e| StageError::Param(format!("`{pattern}` is not a valid glob: {e}")))?
         .filter_map(Result::ok)
-        .filter(|p| p.is_file())
-        .collect();
+    {
+        files_under(&path, &mut files).map_err(StageError::io(&path))?;
+    }
     files.sort();
     if files.is_empty() {
         return Err(StageError::Param(format!("`{pattern}` matches no file (looked in {})", root.display())));
     }
     Ok(files)
+}
+
+fn files_under(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_file() {
+        out.push(path.to_path_buf());
+    } else if path.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            files_under(&entry?.path(), out)?;
+        }
+    }
+    Ok(())
 }
 
 /// Opens a file, decompressing `.gz` and `.zst` by their extension.

@@ -1,3 +1,5 @@
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use burn::backend::{Autodiff, NdArray};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
@@ -7,12 +9,12 @@ use exp_trainer::model::{cross_entropy, load_balancing_loss, Init, Mixtral};
 use std::time::Instant;
 type B = Autodiff<NdArray<f32>>;
 fn main() {
-    let config = MixtralConfig { hidden_size: 32, intermediate_size: 48, head_dim: 8, ..MixtralConfig::tiny(99574) };
+    let config = MixtralConfig::tiny(99574);
     let device = Default::default();
     let mut model: Mixtral<B> = Mixtral::new(&config, Init::Random(&mut Init::seeded(1)), &device);
     let mut optim = AdamWConfig::new().init::<B, Mixtral<B>>();
-    let (b, s) = (2, 32);
-    let ids = Tensor::<B, 2, Int>::from_data(TensorData::new((0..(b * s) as i64).collect::<Vec<_>>(), [b, s]), &device);
+    let (b, s) = (2, 256);
+    let ids = Tensor::<B, 2, Int>::from_data(TensorData::new((0..(b * s) as i64).map(|i| i % 1000).collect::<Vec<_>>(), [b, s]), &device);
     let mask = Tensor::<B, 2>::ones([b, s], &device);
     for _ in 0..3 {
         let t = Instant::now();

@@ -181,3 +181,87 @@ pub fn save<B: Backend>(
     }
     Ok(())
 }
+
+/// The tensors a Mixtral of this configuration has, by Hugging Face name, with shapes.
+pub fn expected_tensors(c: &MixtralConfig) -> BTreeMap<String, Vec<usize>> {
+    let mut t = BTreeMap::new();
+    let h = c.hidden_size;
+    t.insert("model.embed_tokens.weight".to_string(), vec![c.vocab_size, h]);
+    t.insert("model.norm.weight".to_string(), vec![h]);
+    t.insert("lm_head.weight".to_string(), vec![c.vocab_size, h]);
+    for l in 0..c.num_hidden_layers {
+        let p = format!("model.layers.{l}");
+        t.insert(format!("{p}.input_layernorm.weight"), vec![h]);
+        t.insert(format!("{p}.post_attention_layernorm.weight"), vec![h]);
+        t.insert(format!("{p}.self_attn.q_proj.weight"), vec![c.q_dim(), h]);
+        t.insert(format!("{p}.self_attn.k_proj.weight"), vec![c.kv_dim(), h]);
+        t.insert(format!("{p}.self_attn.v_proj.weight"), vec![c.kv_dim(), h]);
+        t.insert(format!("{p}.self_attn.o_proj.weight"), vec![h, c.q_dim()]);
+        t.insert(format!("{p}.block_sparse_moe.gate.weight"), vec![c.num_local_experts, h]);
+        for e in 0..c.num_local_experts {
+            let x = format!("{p}.block_sparse_moe.experts.{e}");
+            t.insert(format!("{x}.w1.weight"), vec![c.intermediate_size, h]);
+            t.insert(format!("{x}.w2.weight"), vec![h, c.intermediate_size]);
+            t.insert(format!("{x}.w3.weight"), vec![c.intermediate_size, h]);
+        }
+    }
+    t
+}
+
+/// Checks a checkpoint folder against its `config.json` from the safetensors headers
+/// alone (no weights are read): every tensor present, none extra, every shape right.
+pub fn check(dir: &Path) -> Result<MixtralConfig, CheckpointError> {
+    use std::io::Read;
+    let config = MixtralConfig::read(&dir.join(CONFIG))?;
+    let mut expected = expected_tensors(&config);
+    for file in weight_files(dir)? {
+        let mut f = std::fs::File::open(&file).map_err(|e| file_error(&file, e))?;
+        let mut len = [0u8; 8];
+        f.read_exact(&mut len).map_err(|e| file_error(&file, format!("not safetensors: {e}")))?;
+        let len = u64::from_le_bytes(len);
+        if len > 100_000_000 {
+            return Err(file_error(&file, "not safetensors: implausible header size"));
+        }
+        let mut header = vec![0u8; len as usize];
+        f.read_exact(&mut header).map_err(|e| file_error(&file, format!("header cut short: {e}")))?;
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&header).map_err(|e| file_error(&file, format!("header is not JSON: {e}")))?;
+        for (name, info) in header.iter().filter(|(n, _)| *n != "__metadata__") {
+            let tensor_error =
+                |message: String| CheckpointError::Tensor { path: file.clone(), tensor: name.clone(), message };
+            let shape: Vec<usize> = serde_json::from_value(info["shape"].clone())
+                .map_err(|_| tensor_error("has no readable shape".into()))?;
+            match expected.remove(name) {
+                None => return Err(tensor_error("is not a parameter of the model that config.json describes".into())),
+                Some(want) if want != shape => {
+                    return Err(tensor_error(format!("shape {shape:?} in the file, but the config gives {want:?}")))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    if let Some((name, _)) = expected.iter().next() {
+        return Err(CheckpointError::Tensor {
+            path: dir.to_path_buf(),
+            tensor: name.clone(),
+            message: format!("missing from the checkpoint ({} tensors missing)", expected.len()),
+        });
+    }
+    Ok(config)
+}
+
+/// Where a model artifact's weights are: the artifact itself, or, for an
+/// `hf_checkpoint` node, the folder it points at (a checkpoint is not copied into the store).
+pub fn model_dir(artifact: &Path) -> Result<PathBuf, CheckpointError> {
+    let pointer = artifact.join(POINTER);
+    if pointer.exists() {
+        let text = std::fs::read_to_string(&pointer).map_err(|e| file_error(&pointer, e))?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| file_error(&pointer, e))?;
+        let path = value["path"].as_str().ok_or_else(|| file_error(&pointer, "no `path`"))?;
+        return Ok(PathBuf::from(path));
+    }
+    Ok(artifact.to_path_buf())
+}
+
+/// The file an `hf_checkpoint` artifact holds instead of the weights.
+pub const POINTER: &str = "checkpoint.json";

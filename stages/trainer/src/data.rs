@@ -30,6 +30,29 @@ pub trait Batches {
     fn max_token(&self) -> u32;
 }
 
+/// At most `max` steps of `inner` (`max` = 0: all of them).
+pub struct Limited<'a> {
+    pub inner: &'a dyn Batches,
+    pub max: u64,
+}
+
+impl Batches for Limited<'_> {
+    fn steps(&self) -> u64 {
+        match self.max {
+            0 => self.inner.steps(),
+            max => self.inner.steps().min(max),
+        }
+    }
+
+    fn batch(&self, step: u64) -> Vec<Sequence> {
+        self.inner.batch(step)
+    }
+
+    fn max_token(&self) -> u32 {
+        self.inner.max_token()
+    }
+}
+
 /// The order of `n` items in `epoch`: a seeded shuffle, different per epoch.
 fn permutation(n: usize, seed: u64, epoch: u64) -> Vec<u32> {
     let mut order: Vec<u32> = (0..n as u32).collect();

@@ -9,3 +9,6 @@ pub mod data;
 pub mod model;
 pub mod schedule;
 pub mod train;
+pub mod stages;
+
+pub use stages::implementation;

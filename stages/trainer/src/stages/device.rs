@@ -1,0 +1,81 @@
+//! Where a stage's tensors live: `cpu` (burn's ndarray backend) everywhere, `cuda` (an
+//! NVIDIA GPU through burn-cuda) when exp is built with the `cuda` feature. Each stage
+//! writes its work once, generic over the backend, and [`dispatch!`] picks it.
+
+#[cfg(feature = "cuda")]
+use exp_stages::StageError;
+
+/// Runs `$body` with `$B` bound to the autodiff backend of the `device` parameter and
+/// `$device` to its device.
+macro_rules! dispatch {
+    ($ctx:expr, |$B:ident, $device:ident| $body:expr) => {{
+        match $ctx.str_param("device").unwrap_or("cpu") {
+            "cuda" => $crate::stages::device::cuda_run!($B, $device, $body),
+            _ => {
+                type $B = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
+                let $device = burn::backend::ndarray::NdArrayDevice::Cpu;
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use dispatch;
+
+#[cfg(feature = "cuda")]
+macro_rules! cuda_run {
+    ($B:ident, $device:ident, $body:expr) => {{
+        $crate::stages::device::cuda_available()?;
+        type $B = burn::backend::Autodiff<burn::backend::Cuda<f32, i32>>;
+        let $device = burn::backend::cuda::CudaDevice::new(0);
+        $body
+    }};
+}
+
+#[cfg(not(feature = "cuda"))]
+macro_rules! cuda_run {
+    ($B:ident, $device:ident, $body:expr) => {{
+        Err(exp_stages::StageError::Param(
+            "`device: cuda` needs exp built with the `cuda` feature: cargo build --release --features cuda".into(),
+        ))
+    }};
+}
+pub(crate) use cuda_run;
+
+/// burn-cuda panics in a worker thread when the driver library is absent; say so first.
+#[cfg(feature = "cuda")]
+pub fn cuda_available() -> Result<(), StageError> {
+    let listed = std::process::Command::new("ldconfig")
+        .arg("-p")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("libcuda.so"))
+        .unwrap_or(false);
+    if listed || std::path::Path::new("/usr/lib/x86_64-linux-gnu/libcuda.so.1").exists() {
+        Ok(())
+    } else {
+        Err(StageError::Param("`device: cuda`, but this machine has no NVIDIA driver (libcuda.so not found)".into()))
+    }
+}
+
+/// Peak FLOP/s the model-FLOPs utilisation is measured against: an H100's dense bf16
+/// peak on `cuda`; on the CPU, what the backend's own matrix product reaches (measured
+/// once per process on 512×512 matrices), since CPUs publish no single peak.
+pub fn peak_flops(device: &str) -> f64 {
+    if device == "cuda" {
+        return 989.4e12;
+    }
+    static CPU: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *CPU.get_or_init(|| {
+        use burn::prelude::*;
+        type B = burn::backend::NdArray<f32>;
+        let device = Default::default();
+        let a = Tensor::<B, 2>::ones([512, 512], &device);
+        let b = Tensor::<B, 2>::ones([512, 512], &device);
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let _: f32 = a.clone().matmul(b.clone()).sum().into_scalar();
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        2.0 * 512f64.powi(3) / best
+    })
+}
