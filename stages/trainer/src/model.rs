@@ -351,14 +351,18 @@ impl<B: Backend> Mixtral<B> {
 }
 
 /// The causal-LM loss: mean cross-entropy of `targets` over the positions where `mask`
-/// is 1 (`mask` is `[batch, seq]` of 0/1; prompt and padding positions are 0).
+/// is 1 (`mask` is `[batch, seq]` of 0/1; prompt and padding positions are 0). Written as
+/// `logsumexp(logits) - logits[target]` rather than a full log-softmax: with a vocabulary
+/// of 100k every pass over the logits costs hundreds of megabytes, and this makes fewer.
 pub fn cross_entropy<B: Backend>(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 1> {
     let [b, s, v] = logits.dims();
-    let logp = burn::tensor::activation::log_softmax(logits.reshape([b * s, v]), 1);
-    let picked = logp.gather(1, targets.reshape([b * s, 1])).reshape([b * s]);
+    let logits = logits.reshape([b * s, v]);
+    let max = logits.clone().max_dim(1).detach();
+    let lse = (logits.clone() - max.clone()).exp().sum_dim(1).log() + max;
+    let picked = logits.gather(1, targets.reshape([b * s, 1]));
     let mask = mask.reshape([b * s]);
     let count = mask.clone().sum().clamp_min(1.0);
-    (picked * mask).sum().neg() / count
+    ((lse - picked).reshape([b * s]) * mask).sum() / count
 }
 
 /// Switch-Transformer load balancing as transformers computes it for Mixtral:

@@ -1,0 +1,55 @@
+//! Training throughput of the CPU trainer on the tiny preset, for `bench/trainer.sh`:
+//! `cargo run --release -p exp-trainer --example train_bench -- [steps] [micro_batch] [seq]`.
+//! Random tokens, the LLM-jp vocabulary size, one micro-batch per step (the same work
+//! `bench/trainer.py` gives PyTorch); prints the mean tokens/s of the steps after the first.
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use burn::backend::{Autodiff, NdArray};
+use exp_stages::megatron::{Dtype, Writer};
+use exp_trainer::config::MixtralConfig;
+use exp_trainer::data::Pretraining;
+use exp_trainer::model::{Init, Mixtral};
+use exp_trainer::schedule::{Schedule, Shape};
+use exp_trainer::train::{train, Hyper};
+use rand::{Rng, SeedableRng};
+use std::sync::atomic::AtomicBool;
+
+struct Quiet;
+impl exp_stages::Reporter for Quiet {
+    fn progress(&self, _: u64, _: Option<u64>, _: &str) {}
+    fn metric(&self, _: &str, _: Option<u64>, _: f64) {}
+    fn log(&self, _: &str) {}
+}
+
+fn main() {
+    let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let (steps, micro, seq) = (arg(1, 6), arg(2, 2), arg(3, 256));
+    let config = MixtralConfig::tiny(99_574);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut writer = Writer::create(&dir.path().join("shard_00000"), Dtype::I32).expect("a shard");
+    let tokens: Vec<u32> = (0..(steps * micro * seq + 1) as u32).map(|_| rng.random_range(0..99_574)).collect();
+    writer.add(&tokens).expect("written");
+    writer.finish().expect("finished");
+    let data = Pretraining::open(dir.path(), seq, micro, None, 0).expect("data");
+    let hyper = Hyper {
+        schedule: Schedule { peak: 1e-3, floor: 1e-4, shape: Shape::Cosine, warmup_steps: 0, total_steps: steps as u64 },
+        betas: (0.9, 0.95),
+        eps: 1e-8,
+        weight_decay: 0.1,
+        grad_clip: 1.0,
+        global_batch: micro,
+        micro_batch: micro,
+        aux_loss: 0.01,
+        checkpoint_every: 0,
+        peak_flops: 1.0,
+    };
+    type B = Autodiff<NdArray<f32>>;
+    let model: Mixtral<B> = Mixtral::new(&config, Init::Random(&mut Init::seeded(0)), &Default::default());
+    let (_, history) = train(model, &config, &hyper, &data, None, &Quiet, &AtomicBool::new(false)).expect("trains");
+    let timed = &history[1..];
+    let mean = timed.iter().map(|m| m.tokens_per_s).sum::<f64>() / timed.len() as f64;
+    println!("exp-trainer (burn {}, ndarray, 1 thread)\t{mean:.0}", "0.21.0");
+}
