@@ -11,3 +11,4 @@ mod fmt;
 mod run;
 mod show;
 mod study;
+mod train;

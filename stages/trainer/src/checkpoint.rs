@@ -66,9 +66,11 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<(MixtralConfig
     let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
     for file in weight_files(dir)? {
         let bytes = std::fs::read(&file).map_err(|e| file_error(&file, e))?;
-        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| file_error(&file, format!("not safetensors: {e}")))?;
+        let tensors =
+            SafeTensors::deserialize(&bytes).map_err(|e| file_error(&file, format!("not safetensors: {e}")))?;
         for (name, view) in tensors.tensors() {
-            let tensor_error = |message: String| CheckpointError::Tensor { path: file.clone(), tensor: name.clone(), message };
+            let tensor_error =
+                |message: String| CheckpointError::Tensor { path: file.clone(), tensor: name.clone(), message };
             let values = to_f32(&view).map_err(tensor_error)?;
             let data = TensorData::new(values, view.shape().to_vec()).convert_dtype(float);
             let path: Vec<String> = name.split('.').map(str::to_string).collect();
@@ -177,7 +179,8 @@ pub fn save<B: Backend>(
         let total: usize = tensors.iter().map(|t| t.2.len()).sum();
         let index = serde_json::json!({"metadata": {"total_size": total}, "weight_map": weight_map});
         let path = dir.join(INDEX);
-        std::fs::write(&path, serde_json::to_string_pretty(&index).expect("JSON") + "\n").map_err(|e| file_error(&path, e))?;
+        std::fs::write(&path, serde_json::to_string_pretty(&index).expect("JSON") + "\n")
+            .map_err(|e| file_error(&path, e))?;
     }
     Ok(())
 }

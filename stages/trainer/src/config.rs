@@ -171,7 +171,9 @@ impl MixtralConfig {
         let head_dim = match obj.get("head_dim") {
             None | Some(Value::Null) => {
                 if hidden % heads != 0 {
-                    return Err(format!("`hidden_size` ({hidden}) is not a multiple of `num_attention_heads` ({heads})"));
+                    return Err(format!(
+                        "`hidden_size` ({hidden}) is not a multiple of `num_attention_heads` ({heads})"
+                    ));
                 }
                 hidden / heads
             }
@@ -181,7 +183,9 @@ impl MixtralConfig {
         let rope = obj.get("rope_parameters").and_then(Value::as_object);
         if let Some(kind) = rope.and_then(|r| r.get("rope_type")).and_then(Value::as_str) {
             if kind != "default" {
-                return Err(format!("`rope_parameters.rope_type` is `{kind}`; only `default` rotary embeddings are supported"));
+                return Err(format!(
+                    "`rope_parameters.rope_type` is `{kind}`; only `default` rotary embeddings are supported"
+                ));
             }
         }
         if let Some(scaling) = obj.get("rope_scaling").filter(|v| !v.is_null()) {

@@ -94,7 +94,13 @@ pub struct Pretraining {
 impl Pretraining {
     /// Reads every `shard_*.idx` of a `tokenize` artifact. `tokens`: how many tokens to
     /// train on (`None`: one epoch).
-    pub fn open(dir: &Path, seq: usize, global_batch: usize, tokens: Option<u64>, seed: u64) -> Result<Pretraining, String> {
+    pub fn open(
+        dir: &Path,
+        seq: usize,
+        global_batch: usize,
+        tokens: Option<u64>,
+        seed: u64,
+    ) -> Result<Pretraining, String> {
         let mut prefixes: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))

@@ -8,7 +8,7 @@ pub mod config;
 pub mod data;
 pub mod model;
 pub mod schedule;
-pub mod train;
 pub mod stages;
+pub mod train;
 
 pub use stages::implementation;

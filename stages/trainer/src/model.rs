@@ -107,9 +107,8 @@ impl<B: Backend> Rotary<B> {
         let mut cos = Vec::with_capacity(len * hd);
         let mut sin = Vec::with_capacity(len * hd);
         for pos in start..start + len {
-            let row: Vec<f64> = (0..half)
-                .map(|i| pos as f64 / config.rope_theta.powf((2 * i) as f64 / hd as f64))
-                .collect();
+            let row: Vec<f64> =
+                (0..half).map(|i| pos as f64 / config.rope_theta.powf((2 * i) as f64 / hd as f64)).collect();
             for _ in 0..2 {
                 cos.extend(row.iter().map(|a| a.cos() as f32));
                 sin.extend(row.iter().map(|a| a.sin() as f32));

@@ -27,8 +27,8 @@ impl Schedule {
         if self.shape == Shape::Constant || self.total_steps <= self.warmup_steps {
             return self.peak;
         }
-        let progress = (step.min(self.total_steps) - self.warmup_steps) as f64
-            / (self.total_steps - self.warmup_steps) as f64;
+        let progress =
+            (step.min(self.total_steps) - self.warmup_steps) as f64 / (self.total_steps - self.warmup_steps) as f64;
         let coefficient = match self.shape {
             Shape::Cosine => 0.5 * ((std::f64::consts::PI * progress).cos() + 1.0),
             Shape::Linear => 1.0 - progress,
@@ -44,7 +44,13 @@ mod tests {
 
     fn paper(total: u64) -> Schedule {
         // Table 1: 1.5e-4 → 1.5e-5 cosine, 3% warm-up.
-        Schedule { peak: 1.5e-4, floor: 1.5e-5, shape: Shape::Cosine, warmup_steps: total * 3 / 100, total_steps: total }
+        Schedule {
+            peak: 1.5e-4,
+            floor: 1.5e-5,
+            shape: Shape::Cosine,
+            warmup_steps: total * 3 / 100,
+            total_steps: total,
+        }
     }
 
     #[test]

@@ -119,7 +119,8 @@ pub fn train<B: AutodiffBackend>(
     if let Some(dir) = checkpoints {
         if let Some((step, path)) = newest_checkpoint(dir) {
             let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
-            let error = |e: burn::record::RecorderError| TrainError::Checkpoint { path: path.clone(), message: e.to_string() };
+            let error =
+                |e: burn::record::RecorderError| TrainError::Checkpoint { path: path.clone(), message: e.to_string() };
             let record = recorder.load(path.join("model"), &device).map_err(error)?;
             model = Mixtral::new(config, Init::Placeholder, &device).load_record(record);
             optim = optim.load_record(recorder.load(path.join("optim"), &device).map_err(error)?);
@@ -201,7 +202,10 @@ pub fn train<B: AutodiffBackend>(
 
 /// Pads a micro-batch to its longest sequence: inputs `ids[..n-1]`, targets `ids[1..]`,
 /// and the loss mask (0 on padding and masked positions).
-fn tensors<B: Backend>(micro: &[Sequence], device: &B::Device) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>, Tensor<B, 2>, usize) {
+fn tensors<B: Backend>(
+    micro: &[Sequence],
+    device: &B::Device,
+) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>, Tensor<B, 2>, usize) {
     let seq = micro.iter().map(|s| s.ids.len() - 1).max().unwrap_or(1).max(1);
     let b = micro.len();
     let (mut inputs, mut targets, mut mask) = (vec![0i64; b * seq], vec![0i64; b * seq], vec![0f32; b * seq]);

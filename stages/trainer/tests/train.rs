@@ -90,8 +90,7 @@ fn run(
 
 #[test]
 fn loss_falls_on_bundled_text_with_the_llm_jp_tokenizer() {
-    let tokenizer =
-        SentencePiece::load(&root().join("data/tokenizer/llm-jp-tokenizer-100k.ver3.0b1.model")).unwrap();
+    let tokenizer = SentencePiece::load(&root().join("data/tokenizer/llm-jp-tokenizer-100k.ver3.0b1.model")).unwrap();
     let text = std::fs::read_to_string(root().join("data/pubmedqa/pqal.jsonl")).unwrap();
     let docs: Vec<Vec<u32>> = text
         .lines()

@@ -73,7 +73,11 @@ impl Stage for MixtralStage {
         ctx.reporter.metric("active_parameters", None, active as f64);
         ctx.reporter.log(&format!(
             "Mixtral: {} layers, hidden {}, {} experts (top {}), vocabulary {}: {total} parameters, {active} active",
-            config.num_hidden_layers, config.hidden_size, config.num_local_experts, config.num_experts_per_tok, config.vocab_size
+            config.num_hidden_layers,
+            config.hidden_size,
+            config.num_local_experts,
+            config.num_experts_per_tok,
+            config.vocab_size
         ));
         Ok(())
     }

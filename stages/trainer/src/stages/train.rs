@@ -84,12 +84,11 @@ impl Stage for Sft {
         let mut records: Vec<Sequence> = Vec::new();
         for doc in exp_stages::documents::read(&input(ctx, "data")?)? {
             let doc = doc?;
-            let prompt_chars: usize = doc.meta.get("prompt_chars").and_then(|n| n.parse().ok()).ok_or_else(|| {
-                StageError::BadRecord {
+            let prompt_chars: usize =
+                doc.meta.get("prompt_chars").and_then(|n| n.parse().ok()).ok_or_else(|| StageError::BadRecord {
                     at: format!("{} ({})", doc.id, doc.source),
                     message: "no prompt/response split: render SFT data with `format: chat`".into(),
-                }
-            })?;
+                })?;
             let prompt: String = doc.text.chars().take(prompt_chars).collect();
             records.push(Finetuning::record(&tokenizer.encode(&prompt), &tokenizer.encode(&doc.text), eos, seq));
         }
@@ -104,10 +103,7 @@ impl Stage for Sft {
 }
 
 fn input(ctx: &Context, role: &str) -> Result<PathBuf, StageError> {
-    ctx.inputs_for(role)
-        .next()
-        .map(|i| i.dir.clone())
-        .ok_or_else(|| StageError::Param(format!("no `{role}` input")))
+    ctx.inputs_for(role).next().map(|i| i.dir.clone()).ok_or_else(|| StageError::Param(format!("no `{role}` input")))
 }
 
 fn float(ctx: &Context, name: &str, default: f64) -> f64 {
@@ -179,14 +175,13 @@ fn run_training<B: AutodiffBackend>(
 ) -> Result<(), StageError> {
     let data = &Limited { inner: data, max: ctx.int_param("max_steps").unwrap_or(0) as u64 };
     let base = checkpoint::model_dir(&input(ctx, "base")?).map_err(|e| StageError::Param(e.to_string()))?;
-    let (config, model) =
-        checkpoint::load::<B>(&base, &device).map_err(|e| StageError::Param(e.to_string()))?;
+    let (config, model) = checkpoint::load::<B>(&base, &device).map_err(|e| StageError::Param(e.to_string()))?;
     let hyper = hyper(ctx, recipe, data.steps());
     let checkpoints = checkpoint_dir(ctx);
     std::fs::create_dir_all(&checkpoints).map_err(StageError::io(&checkpoints))?;
     let began = std::time::Instant::now();
-    let (model, history) = train(model, &config, &hyper, data, Some(&checkpoints), ctx.reporter, ctx.cancel)
-        .map_err(|e| match e {
+    let (model, history) =
+        train(model, &config, &hyper, data, Some(&checkpoints), ctx.reporter, ctx.cancel).map_err(|e| match e {
             TrainError::Cancelled => StageError::Cancelled,
             other => StageError::Param(other.to_string()),
         })?;

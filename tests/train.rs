@@ -1,0 +1,67 @@
+//! The tiny model trained by the binary on a toy corpus: continued pre-training then
+//! fine-tuning, the loss curve in the store, the result a Hugging Face checkpoint our
+//! loader (and transformers) reads; an ablation retrains only the models downstream of it.
+
+use crate::util::{root, Dir};
+
+#[test]
+fn cpt_then_sft_on_the_toy_corpus() {
+    let d = Dir::new();
+    let store = d.path().join("store");
+    let store = store.to_str().expect("UTF-8 path");
+    let study = root().join("experiments/corpus-expansion.med");
+    let study = study.to_str().expect("UTF-8 path");
+    let out = d.exp(&["run", "--store", store, "--profile", "toy", "--only", "sft_en_dominant", study]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+
+    let show = |node: &str| d.exp(&["show", "--store", store, "--profile", "toy", study, node]).stdout;
+    let cpt = show("cpt_en_dominant");
+    let metric = |shown: &str, name: &str| -> f64 {
+        shown
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name} = ")))
+            .unwrap_or_else(|| panic!("{name} in {shown}"))
+            .parse()
+            .expect("a number")
+    };
+    // A fresh model starts near ln(99,574) ≈ 11.5; twelve steps bring it down.
+    assert!(metric(&cpt, "final_loss") < 11.0, "{cpt}");
+    assert!(metric(&cpt, "tokens_per_s") > 0.0 && metric(&cpt, "mfu") > 0.0, "{cpt}");
+
+    let dir =
+        cpt.lines().find_map(|l| l.strip_prefix("stored at ")).and_then(|l| l.split(" (").next()).expect("stored");
+    let artifact = std::path::Path::new(dir).join("artifact");
+    let log = std::fs::read_to_string(artifact.join("train_log.jsonl")).expect("a training log");
+    let losses: Vec<f64> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON")["loss"].as_f64().expect("loss"))
+        .collect();
+    assert_eq!(losses.len(), 12);
+    assert!(losses[11] < losses[0] - 0.5, "{losses:?}");
+    let (config, _) = exp_trainer::checkpoint::load::<burn::backend::NdArray<f32>>(&artifact, &Default::default())
+        .expect("the trained model loads");
+    assert_eq!(config.vocab_size, 99_574);
+    let config_json = std::fs::read_to_string(artifact.join("config.json")).expect("config.json");
+    assert!(config_json.contains("\"rope_theta\"") && config_json.contains("\"torch_dtype\""), "4.x form");
+
+    let sft = show("sft_en_dominant");
+    assert!(metric(&sft, "final_loss").is_finite(), "{sft}");
+
+    // The ablation changes a web subcorpus of every corpus: the base model and the
+    // tokenizer stay cached, the trained models rerun because their data changed.
+    let ablation = root().join("experiments/ablation-strict-web.med");
+    let plan = d.exp(&["plan", "--store", store, "--profile", "toy", ablation.to_str().expect("UTF-8")]);
+    assert_eq!(plan.status, 0, "{}", plan.stderr);
+    let state = |name: &str| {
+        plan.stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{name} in {}", plan.stdout))
+            .to_string()
+    };
+    assert_eq!(state("base"), "cached");
+    assert_eq!(state("llmjp"), "cached");
+    assert_eq!(state("cpt_en_dominant"), "run");
+    assert_eq!(state("sft_en_dominant"), "run");
+}
