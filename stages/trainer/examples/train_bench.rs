@@ -57,5 +57,5 @@ fn main() {
     let (_, history) = train(model, &config, &hyper, &data, None, &Quiet, &AtomicBool::new(false)).expect("trains");
     let timed = &history[1..];
     let mean = timed.iter().map(|m| m.tokens_per_s).sum::<f64>() / timed.len() as f64;
-    println!("exp-trainer (burn {}, ndarray, 1 thread)\t{mean:.0}", "0.21.0");
+    println!("exp-trainer (burn 0.21.0, ndarray, 1 thread)\t{mean:.0}");
 }

@@ -130,13 +130,13 @@ impl MixtralConfig {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("`{name}` must be at least 1"));
         }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self.num_attention_heads.is_multiple_of(self.num_key_value_heads) {
             return Err(format!(
                 "`num_attention_heads` ({}) must be a multiple of `num_key_value_heads` ({})",
                 self.num_attention_heads, self.num_key_value_heads
             ));
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(format!("`head_dim` ({}) must be even for rotary embeddings", self.head_dim));
         }
         if self.num_experts_per_tok >= self.num_local_experts {
@@ -170,7 +170,7 @@ impl MixtralConfig {
         let heads = count(obj, "num_attention_heads")?;
         let head_dim = match obj.get("head_dim") {
             None | Some(Value::Null) => {
-                if hidden % heads != 0 {
+                if !hidden.is_multiple_of(heads) {
                     return Err(format!(
                         "`hidden_size` ({hidden}) is not a multiple of `num_attention_heads` ({heads})"
                     ));
@@ -291,29 +291,32 @@ mod tests {
             "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "num_local_experts": 4,
             "num_experts_per_tok": 2, "max_position_embeddings": 16, "rope_theta": 500.0, "torch_dtype": "bfloat16"});
         let mut v5 = v4.clone();
-        let o = v5.as_object_mut().unwrap();
+        let o = v5.as_object_mut().expect("a valid config");
         o.remove("rope_theta");
         o.remove("torch_dtype");
         o.insert("rope_parameters".into(), json!({"rope_theta": 500.0, "rope_type": "default"}));
         o.insert("dtype".into(), json!("bfloat16"));
-        let (a, b) = (MixtralConfig::from_json(&v4).unwrap(), MixtralConfig::from_json(&v5).unwrap());
+        let (a, b) = (
+            MixtralConfig::from_json(&v4).expect("a valid config"),
+            MixtralConfig::from_json(&v5).expect("a valid config"),
+        );
         assert_eq!(a, b);
         assert_eq!(a.rope_theta, 500.0);
         assert_eq!(a.head_dim, 4);
         // What we write reads back identically.
-        assert_eq!(MixtralConfig::from_json(&a.to_json()).unwrap(), a);
+        assert_eq!(MixtralConfig::from_json(&a.to_json()).expect("a valid config"), a);
     }
 
     #[test]
     fn bad_configs_name_the_field() {
         let mut v = MixtralConfig::tiny(10).to_json();
-        v.as_object_mut().unwrap().remove("num_local_experts");
-        assert!(MixtralConfig::from_json(&v).unwrap_err().contains("num_local_experts"));
+        v.as_object_mut().expect("a valid config").remove("num_local_experts");
+        assert!(MixtralConfig::from_json(&v).expect_err("an invalid config").contains("num_local_experts"));
         let mut v = MixtralConfig::tiny(10).to_json();
         v["num_key_value_heads"] = json!(3);
-        assert!(MixtralConfig::from_json(&v).unwrap_err().contains("multiple"));
+        assert!(MixtralConfig::from_json(&v).expect_err("an invalid config").contains("multiple"));
         let mut v = MixtralConfig::tiny(10).to_json();
         v["rope_scaling"] = json!({"type": "yarn"});
-        assert!(MixtralConfig::from_json(&v).unwrap_err().contains("rope_scaling"));
+        assert!(MixtralConfig::from_json(&v).expect_err("an invalid config").contains("rope_scaling"));
     }
 }

@@ -13,12 +13,13 @@ type B = NdArray<f32>;
 
 fn fixture() -> (PathBuf, serde_json::Value) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mixtral");
-    let expected = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let expected = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).expect("test setup"))
+        .expect("test setup");
     (dir.join("model"), expected)
 }
 
 fn ids(v: &serde_json::Value) -> Vec<Vec<i64>> {
-    serde_json::from_value(v.clone()).unwrap()
+    serde_json::from_value(v.clone()).expect("test setup")
 }
 
 fn tensor(rows: &[Vec<i64>]) -> Tensor<B, 2, Int> {
@@ -29,12 +30,12 @@ fn tensor(rows: &[Vec<i64>]) -> Tensor<B, 2, Int> {
 #[test]
 fn logits_loss_and_greedy_tokens_match_transformers() {
     let (dir, expected) = fixture();
-    let (config, model) = checkpoint::load::<B>(&dir, &Default::default()).unwrap();
+    let (config, model) = checkpoint::load::<B>(&dir, &Default::default()).expect("test setup");
     let inputs = ids(&expected["inputs"]);
     let out = model.forward(&config, tensor(&inputs));
-    let ours: Vec<f32> = out.logits.clone().into_data().to_vec().unwrap();
+    let ours: Vec<f32> = out.logits.clone().into_data().to_vec().expect("test setup");
     let theirs: Vec<f32> = serde_json::from_value::<Vec<Vec<Vec<f32>>>>(expected["logits"].clone())
-        .unwrap()
+        .expect("test setup")
         .into_iter()
         .flatten()
         .flatten()
@@ -50,27 +51,27 @@ fn logits_loss_and_greedy_tokens_match_transformers() {
     let ce = cross_entropy(logits, targets, Tensor::ones([b, s - 1], &Default::default()));
     let aux: f32 = load_balancing_loss(&out.routing).into_scalar();
     let loss = ce.into_scalar() + config.router_aux_loss_coef as f32 * aux;
-    assert!((aux - expected["aux_loss"].as_f64().unwrap() as f32).abs() < 1e-4, "aux {aux}");
-    assert!((loss - expected["loss"].as_f64().unwrap() as f32).abs() < 1e-4, "loss {loss}");
+    assert!((aux - expected["aux_loss"].as_f64().expect("test setup") as f32).abs() < 1e-4, "aux {aux}");
+    assert!((loss - expected["loss"].as_f64().expect("test setup") as f32).abs() < 1e-4, "loss {loss}");
 
-    let prompt: Vec<u32> = serde_json::from_value(expected["prompt"].clone()).unwrap();
-    let greedy: Vec<u32> = serde_json::from_value(expected["greedy"].clone()).unwrap();
+    let prompt: Vec<u32> = serde_json::from_value(expected["prompt"].clone()).expect("test setup");
+    let greedy: Vec<u32> = serde_json::from_value(expected["greedy"].clone()).expect("test setup");
     assert_eq!(model.greedy(&config, &prompt, greedy.len()), greedy);
 }
 
 #[test]
 fn save_then_load_gives_identical_logits() {
     let (dir, expected) = fixture();
-    let (config, model) = checkpoint::load::<B>(&dir, &Default::default()).unwrap();
+    let (config, model) = checkpoint::load::<B>(&dir, &Default::default()).expect("test setup");
     let inputs = tensor(&ids(&expected["inputs"]));
-    let before: Vec<f32> = model.forward(&config, inputs.clone()).logits.into_data().to_vec().unwrap();
+    let before: Vec<f32> = model.forward(&config, inputs.clone()).logits.into_data().to_vec().expect("test setup");
     for shard_bytes in [usize::MAX, 50_000] {
-        let out = tempfile::tempdir().unwrap();
-        checkpoint::save(&model, &config, out.path(), shard_bytes).unwrap();
+        let out = tempfile::tempdir().expect("test setup");
+        checkpoint::save(&model, &config, out.path(), shard_bytes).expect("test setup");
         assert_eq!(out.path().join(checkpoint::INDEX).exists(), shard_bytes != usize::MAX);
-        let (again_config, again) = checkpoint::load::<B>(out.path(), &Default::default()).unwrap();
+        let (again_config, again) = checkpoint::load::<B>(out.path(), &Default::default()).expect("test setup");
         assert_eq!(again_config.hidden_size, config.hidden_size);
-        let after: Vec<f32> = again.forward(&config, inputs.clone()).logits.into_data().to_vec().unwrap();
+        let after: Vec<f32> = again.forward(&config, inputs.clone()).logits.into_data().to_vec().expect("test setup");
         assert_eq!(before, after);
     }
 }

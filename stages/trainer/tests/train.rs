@@ -34,7 +34,7 @@ impl exp_stages::Reporter for Probe<'_> {
     fn progress(&self, _: u64, _: Option<u64>, _: &str) {}
     fn metric(&self, name: &str, step: Option<u64>, value: f64) {
         if name == "loss" {
-            self.steps.lock().unwrap().push((step.unwrap(), value));
+            self.steps.lock().expect("test setup").push((step.expect("test setup"), value));
             if self.stop_after == step {
                 self.cancel.store(true, Ordering::Relaxed);
             }
@@ -43,12 +43,15 @@ impl exp_stages::Reporter for Probe<'_> {
     fn log(&self, _: &str) {}
 }
 
+/// (step, loss) as the reporter saw them.
+type Losses = Vec<(u64, f64)>;
+
 fn write_shard(dir: &Path, docs: &[Vec<u32>]) {
-    let mut w = Writer::create(&dir.join("shard_00000"), Dtype::I32).unwrap();
+    let mut w = Writer::create(&dir.join("shard_00000"), Dtype::I32).expect("test setup");
     for d in docs {
-        w.add(d).unwrap();
+        w.add(d).expect("test setup");
     }
-    w.finish().unwrap();
+    w.finish().expect("test setup");
 }
 
 fn hyper(peak: f64, steps: u64, checkpoint_every: u64) -> Hyper {
@@ -80,35 +83,36 @@ fn run(
     data: &Pretraining,
     checkpoints: Option<&Path>,
     stop_after: Option<u64>,
-) -> (Result<Vec<StepMetrics>, TrainError>, Vec<(u64, f64)>) {
+) -> (Result<Vec<StepMetrics>, TrainError>, Losses) {
     let cancel = AtomicBool::new(false);
     let probe = Probe { steps: Mutex::new(Vec::new()), stop_after, cancel: &cancel };
     let result = train(fresh(config, 3), config, hyper, data, checkpoints, &probe, &cancel).map(|(_, h)| h);
-    let seen = probe.steps.into_inner().unwrap();
+    let seen = probe.steps.into_inner().expect("test setup");
     (result, seen)
 }
 
 #[test]
 fn loss_falls_on_bundled_text_with_the_llm_jp_tokenizer() {
-    let tokenizer = SentencePiece::load(&root().join("data/tokenizer/llm-jp-tokenizer-100k.ver3.0b1.model")).unwrap();
-    let text = std::fs::read_to_string(root().join("data/pubmedqa/pqal.jsonl")).unwrap();
+    let tokenizer =
+        SentencePiece::load(&root().join("data/tokenizer/llm-jp-tokenizer-100k.ver3.0b1.model")).expect("test setup");
+    let text = std::fs::read_to_string(root().join("data/pubmedqa/pqal.jsonl")).expect("test setup");
     let docs: Vec<Vec<u32>> = text
         .lines()
         .take(16)
         .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let mut ids = tokenizer.encode(v["question"].as_str().unwrap());
+            let v: serde_json::Value = serde_json::from_str(l).expect("test setup");
+            let mut ids = tokenizer.encode(v["question"].as_str().expect("test setup"));
             ids.push(2);
             ids
         })
         .collect();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test setup");
     write_shard(dir.path(), &docs);
     let config = small(tokenizer.vocab_size());
-    let data = Pretraining::open(dir.path(), 32, 4, Some(4 * 32 * 30), 0).unwrap();
+    let data = Pretraining::open(dir.path(), 32, 4, Some(4 * 32 * 30), 0).expect("test setup");
     assert_eq!(data.steps(), 30);
     let (result, _) = run(&config, &hyper(2e-2, 30, 0), &data, None, None);
-    let history = result.unwrap();
+    let history = result.expect("test setup");
     let first = history[0].loss;
     let last: f64 = history[25..].iter().map(|m| m.loss).sum::<f64>() / 5.0;
     assert!((first - (tokenizer.vocab_size() as f64).ln()).abs() < 0.5, "starts near uniform: {first}");
@@ -123,22 +127,22 @@ fn synthetic(dir: &Path, vocab: u32) {
 
 #[test]
 fn an_interrupted_run_resumes_exactly() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test setup");
     synthetic(dir.path(), 64);
     let config = small(64);
-    let data = Pretraining::open(dir.path(), 16, 4, Some(4 * 16 * 7), 5).unwrap();
+    let data = Pretraining::open(dir.path(), 16, 4, Some(4 * 16 * 7), 5).expect("test setup");
     let hyper = hyper(1e-3, 7, 2);
 
     let (whole, _) = run(&config, &hyper, &data, None, None);
-    let whole = whole.unwrap();
+    let whole = whole.expect("test setup");
     assert_eq!(whole.len(), 7);
 
-    let checkpoints = tempfile::tempdir().unwrap();
+    let checkpoints = tempfile::tempdir().expect("test setup");
     let (stopped, _) = run(&config, &hyper, &data, Some(checkpoints.path()), Some(5));
     assert!(matches!(stopped, Err(TrainError::Cancelled)));
     // Steps 1-5 ran; the newest checkpoint is step 4.
     let (resumed, seen) = run(&config, &hyper, &data, Some(checkpoints.path()), None);
-    let resumed = resumed.unwrap();
+    let resumed = resumed.expect("test setup");
     let losses = |h: &[StepMetrics]| h.iter().map(|m| (m.step, m.loss, m.grad_norm, m.lr)).collect::<Vec<_>>();
     assert_eq!(losses(&resumed), losses(&whole));
     // The resumed run re-reports the history it took over, then trains steps 5-7 again.
@@ -160,8 +164,8 @@ fn masked_targets_carry_no_gradient() {
         let logits = model.forward(&config, ids.clone()).logits;
         let loss = cross_entropy(logits, targets, mask.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let g: Tensor<NdArray<f32>, 2> = grads.get(model.lm_head.weight.id).unwrap();
-        g.into_data().to_vec::<f32>().unwrap()
+        let g: Tensor<NdArray<f32>, 2> = grads.get(model.lm_head.weight.id).expect("test setup");
+        g.into_data().to_vec::<f32>().expect("test setup")
     };
     let base: Vec<i64> = (0..16).map(|i| (i * 5) % 64).collect();
     // Other targets where the mask is 0 (positions 0-3 of each row) ...
@@ -180,17 +184,17 @@ fn masked_targets_carry_no_gradient() {
 
 #[test]
 fn bad_data_is_refused_with_a_reason() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test setup");
     synthetic(dir.path(), 64);
     // A tokenizer larger than the embedding.
-    let data = Pretraining::open(dir.path(), 16, 4, None, 0).unwrap();
+    let data = Pretraining::open(dir.path(), 16, 4, None, 0).expect("test setup");
     let (result, _) = run(&small(32), &hyper(1e-3, 3, 0), &data, None, None);
-    let message = result.unwrap_err().to_string();
+    let message = result.expect_err("refused").to_string();
     assert!(message.contains("outside the model's vocabulary of 32"), "{message}");
     // An empty shard.
-    let empty = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().expect("test setup");
     write_shard(empty.path(), &[]);
-    let message = Pretraining::open(empty.path(), 16, 4, None, 0).err().unwrap();
+    let message = Pretraining::open(empty.path(), 16, 4, None, 0).err().expect("test setup");
     assert!(message.contains("fewer than one sequence"), "{message}");
     // A learning rate that blows the model up is stopped at the step it happens.
     let (result, _) = run(&small(64), &hyper(1e12, 6, 0), &data, None, None);
