@@ -173,6 +173,11 @@ fn run_training<B: AutodiffBackend>(
     data: &dyn Batches,
     device: B::Device,
 ) -> Result<(), StageError> {
+    if float(ctx, "dropout", 0.0) > 0.0 {
+        return Err(StageError::Param(
+            "`dropout` above 0 is not supported by exp's trainer (the paper trains without)".into(),
+        ));
+    }
     let data = &Limited { inner: data, max: ctx.int_param("max_steps").unwrap_or(0) as u64 };
     let base = checkpoint::model_dir(&input(ctx, "base")?).map_err(|e| StageError::Param(e.to_string()))?;
     let (config, model) = checkpoint::load::<B>(&base, &device).map_err(|e| StageError::Param(e.to_string()))?;
