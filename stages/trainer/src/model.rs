@@ -64,13 +64,11 @@ impl<B: Backend> Linear<B> {
         Linear { weight: init.matrix(output, input, device) }
     }
 
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let mut dims = x.dims();
-        let input = dims[D - 1];
-        let rows = x.shape().num_elements() / input;
-        let w = self.weight.val();
-        dims[D - 1] = w.dims()[0];
-        x.reshape([rows, input]).matmul(w.transpose()).reshape(dims)
+    /// `x · Wᵀ` on `[rows, in]`. Two-dimensional on purpose: under autodiff a reshape of a
+    /// tensor the backward pass still holds is a full copy, and the `lm_head` output is
+    /// `[tokens, vocab]`, hundreds of megabytes.
+    pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        x.matmul(self.weight.val().transpose())
     }
 }
 
@@ -158,8 +156,9 @@ impl<B: Backend> Attention<B> {
     }
 
     fn forward(&self, x: Tensor<B, 3>, rotary: &Rotary<B>) -> Tensor<B, 3> {
-        let [b, s, _] = x.dims();
-        let split = |t: Tensor<B, 3>, heads: usize| t.reshape([b, s, heads, self.head_dim]).swap_dims(1, 2);
+        let [b, s, h] = x.dims();
+        let x = x.reshape([b * s, h]);
+        let split = |t: Tensor<B, 2>, heads: usize| t.reshape([b, s, heads, self.head_dim]).swap_dims(1, 2);
         let q = rotary.apply(split(self.q_proj.forward(x.clone()), self.heads));
         let k = rotary.apply(split(self.k_proj.forward(x.clone()), self.kv_heads));
         let v = split(self.v_proj.forward(x), self.kv_heads);
@@ -168,7 +167,7 @@ impl<B: Backend> Attention<B> {
         let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
         let options = AttentionModuleOptions { is_causal: true, ..Default::default() };
         let out = attention(q, k, v, None, None, options);
-        self.o_proj.forward(out.swap_dims(1, 2).reshape([b, s, self.heads * self.head_dim]))
+        self.o_proj.forward(out.swap_dims(1, 2).reshape([b * s, self.heads * self.head_dim])).reshape([b, s, h])
     }
 
     fn repeat_kv(&self, t: Tensor<B, 4>) -> Tensor<B, 4> {
@@ -317,9 +316,17 @@ impl<B: Backend> Mixtral<B> {
         }
     }
 
-    /// Logits for `[batch, seq]` token ids at positions `0..seq`.
+    /// Logits `[batch, seq, vocab]` for `[batch, seq]` token ids at positions `0..seq`.
     pub fn forward(&self, config: &MixtralConfig, ids: Tensor<B, 2, Int>) -> Output<B> {
-        let [_, s] = ids.dims();
+        let [b, s] = ids.dims();
+        let (logits, routing) = self.forward_flat(config, ids);
+        Output { logits: logits.reshape([b, s, config.vocab_size]), routing }
+    }
+
+    /// Logits as `[batch · seq, vocab]`, what training feeds to [`cross_entropy`] without
+    /// ever reshaping the largest tensor of the step.
+    pub fn forward_flat(&self, config: &MixtralConfig, ids: Tensor<B, 2, Int>) -> (Tensor<B, 2>, Vec<Routing<B>>) {
+        let [b, s] = ids.dims();
         let rotary = Rotary::new(config, 0, s, &ids.device());
         let mut x = self.model.embed_tokens.forward(ids);
         let mut routing = Vec::with_capacity(self.model.layers.len());
@@ -328,8 +335,8 @@ impl<B: Backend> Mixtral<B> {
             x = y;
             routing.push(r);
         }
-        let logits = self.lm_head.forward(self.model.norm.forward(x));
-        Output { logits, routing }
+        let hidden = self.model.norm.forward(x).reshape([b * s, config.hidden_size]);
+        (self.lm_head.forward(hidden), routing)
     }
 
     /// Greedy decoding of `new` tokens after `prompt`.
@@ -350,18 +357,19 @@ impl<B: Backend> Mixtral<B> {
 }
 
 /// The causal-LM loss: mean cross-entropy of `targets` over the positions where `mask`
-/// is 1 (`mask` is `[batch, seq]` of 0/1; prompt and padding positions are 0). Written as
+/// is 1, all flattened to `[batch · seq]` rows (`mask` is 0/1; prompt and padding
+/// positions are 0). Written as
 /// `logsumexp(logits) - logits[target]` rather than a full log-softmax: with a vocabulary
 /// of 100k every pass over the logits costs hundreds of megabytes, and this makes fewer.
-pub fn cross_entropy<B: Backend>(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 1> {
-    let [b, s, v] = logits.dims();
-    let logits = logits.reshape([b * s, v]);
+pub fn cross_entropy<B: Backend>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>, mask: Tensor<B, 1>) -> Tensor<B, 1> {
+    let rows = logits.dims()[0];
     let max = logits.clone().max_dim(1).detach();
-    let lse = (logits.clone() - max.clone()).exp().sum_dim(1).log() + max;
-    let picked = logits.gather(1, targets.reshape([b * s, 1]));
-    let mask = mask.reshape([b * s]);
+    // `-max + logits`, not `logits - max`: the backward pass holds `logits`, so an in-place
+    // subtraction would first copy all of it; this way the result is simply a new tensor.
+    let lse = (max.clone().neg() + logits.clone()).exp().sum_dim(1).log() + max;
+    let picked = logits.gather(1, targets.reshape([rows, 1]));
     let count = mask.clone().sum().clamp_min(1.0);
-    ((lse - picked).reshape([b * s]) * mask).sum() / count
+    ((lse - picked).reshape([rows]) * mask).sum() / count
 }
 
 /// Switch-Transformer load balancing as transformers computes it for Mixtral:

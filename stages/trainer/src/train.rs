@@ -148,14 +148,14 @@ pub fn train<B: AutodiffBackend>(
         let mut counts = vec![0u64; config.num_local_experts];
         for micro in micros {
             let (inputs, targets, mask, seq) = tensors::<B>(micro, &device);
-            let out = model.forward(config, inputs);
-            for r in &out.routing {
+            let (logits, routing) = model.forward_flat(config, inputs);
+            for r in &routing {
                 for (c, n) in counts.iter_mut().zip(&r.counts) {
                     *c += n;
                 }
             }
-            let ce = cross_entropy(out.logits, targets, mask);
-            let aux = load_balancing_loss(&out.routing);
+            let ce = cross_entropy(logits, targets, mask);
+            let aux = load_balancing_loss(&routing);
             let loss = (ce.clone() + aux.clone().mul_scalar(hyper.aux_loss)).mul_scalar(scale);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             accumulator.accumulate(&model, grads);
@@ -200,12 +200,12 @@ pub fn train<B: AutodiffBackend>(
     Ok((model, history))
 }
 
-/// Pads a micro-batch to its longest sequence: inputs `ids[..n-1]`, targets `ids[1..]`,
-/// and the loss mask (0 on padding and masked positions).
+/// Pads a micro-batch to its longest sequence: inputs `ids[..n-1]` as `[batch, seq]`,
+/// targets `ids[1..]` and the loss mask (0 on padding and masked positions) flattened.
 fn tensors<B: Backend>(
     micro: &[Sequence],
     device: &B::Device,
-) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>, Tensor<B, 2>, usize) {
+) -> (Tensor<B, 2, Int>, Tensor<B, 1, Int>, Tensor<B, 1>, usize) {
     let seq = micro.iter().map(|s| s.ids.len() - 1).max().unwrap_or(1).max(1);
     let b = micro.len();
     let (mut inputs, mut targets, mut mask) = (vec![0i64; b * seq], vec![0i64; b * seq], vec![0f32; b * seq]);
@@ -218,8 +218,8 @@ fn tensors<B: Backend>(
     }
     (
         Tensor::from_data(TensorData::new(inputs, [b, seq]), device),
-        Tensor::from_data(TensorData::new(targets, [b, seq]), device),
-        Tensor::from_data(TensorData::new(mask, [b, seq]), device),
+        Tensor::from_data(TensorData::new(targets, [b * seq]), device),
+        Tensor::from_data(TensorData::new(mask, [b * seq]), device),
         seq,
     )
 }

@@ -46,9 +46,10 @@ fn logits_loss_and_greedy_tokens_match_transformers() {
 
     // transformers' loss: shifted cross-entropy plus coef × load balancing.
     let [b, s] = [inputs.len(), inputs[0].len()];
-    let logits = out.logits.narrow(1, 0, s - 1);
-    let targets = tensor(&inputs).narrow(1, 1, s - 1);
-    let ce = cross_entropy(logits, targets, Tensor::ones([b, s - 1], &Default::default()));
+    let v = config.vocab_size;
+    let logits = out.logits.narrow(1, 0, s - 1).reshape([b * (s - 1), v]);
+    let targets = tensor(&inputs).narrow(1, 1, s - 1).reshape([b * (s - 1)]);
+    let ce = cross_entropy(logits, targets, Tensor::ones([b * (s - 1)], &Default::default()));
     let aux: f32 = load_balancing_loss(&out.routing).into_scalar();
     let loss = ce.into_scalar() + config.router_aux_loss_coef as f32 * aux;
     assert!((aux - expected["aux_loss"].as_f64().expect("test setup") as f32).abs() < 1e-4, "aux {aux}");

@@ -155,13 +155,13 @@ fn masked_targets_carry_no_gradient() {
     let model = fresh(&config, 1);
     let device = Default::default();
     let ids = Tensor::<B, 2, Int>::from_data(TensorData::new((0..16i64).collect::<Vec<_>>(), [2, 8]), &device);
-    let mask = Tensor::<B, 2>::from_data(
-        TensorData::new((0..16).map(|i| if i % 8 < 4 { 0.0f32 } else { 1.0 }).collect::<Vec<_>>(), [2, 8]),
+    let mask = Tensor::<B, 1>::from_data(
+        TensorData::new((0..16).map(|i| if i % 8 < 4 { 0.0f32 } else { 1.0 }).collect::<Vec<_>>(), [16]),
         &device,
     );
     let grad_of = |targets: Vec<i64>| {
-        let targets = Tensor::<B, 2, Int>::from_data(TensorData::new(targets, [2, 8]), &device);
-        let logits = model.forward(&config, ids.clone()).logits;
+        let targets = Tensor::<B, 1, Int>::from_data(TensorData::new(targets, [16]), &device);
+        let (logits, _) = model.forward_flat(&config, ids.clone());
         let loss = cross_entropy(logits, targets, mask.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let g: Tensor<NdArray<f32>, 2> = grads.get(model.lm_head.weight.id).expect("test setup");
