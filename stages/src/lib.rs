@@ -1,8 +1,8 @@
 //! Every stage kind of `exp`. Each kind lives in one module of [`kinds`] and declares its
 //! parameter schema as a constant; [`catalog`] gathers them for the checker. The
 //! implementations (readers, filters, the burn trainer, evaluation) land beside the
-//! schemas as they are built; the burn-dependent trainer will live in its own crate so
-//! this one stays quick to build.
+//! schemas as they are built; the burn-dependent trainer lives in its own crate,
+//! `stages/trainer` (`exp-trainer`), so this one stays quick to build.
 
 pub mod documents;
 pub mod files;

@@ -42,6 +42,7 @@ fn logits_loss_and_greedy_tokens_match_transformers() {
         .collect();
     assert_eq!(ours.len(), theirs.len());
     let worst = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    println!("largest logit difference from transformers: {worst:e}");
     assert!(worst < 1e-4, "largest logit difference {worst}");
 
     // transformers' loss: shifted cross-entropy plus coef × load balancing.
@@ -75,4 +76,39 @@ fn save_then_load_gives_identical_logits() {
         let after: Vec<f32> = again.forward(&config, inputs.clone()).logits.into_data().to_vec().expect("test setup");
         assert_eq!(before, after);
     }
+}
+
+/// A copy of the fixture checkpoint with `config.json` edited by `edit`.
+fn with_config(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
+    let (dir, _) = fixture();
+    let copy = tempfile::tempdir().expect("a temporary folder");
+    for entry in std::fs::read_dir(&dir).expect("the fixture") {
+        let entry = entry.expect("an entry");
+        std::fs::copy(entry.path(), copy.path().join(entry.file_name())).expect("copied");
+    }
+    let path = copy.path().join(checkpoint::CONFIG);
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("config.json")).expect("JSON");
+    edit(&mut config);
+    std::fs::write(&path, config.to_string()).expect("written");
+    copy
+}
+
+#[test]
+fn a_config_that_does_not_match_the_weights_names_the_tensor() {
+    let copy = with_config(|c| c["intermediate_size"] = serde_json::json!(40));
+    for message in [
+        checkpoint::load::<B>(copy.path(), &Default::default()).map(|_| ()).expect_err("refused").to_string(),
+        checkpoint::check(copy.path()).map(|_| ()).expect_err("refused").to_string(),
+    ] {
+        assert!(message.contains("block_sparse_moe.experts.") && message.contains("shape [48, 32]"), "{message}");
+    }
+    // One layer fewer in the config: the second layer's tensors are not the model's.
+    let copy = with_config(|c| c["num_hidden_layers"] = serde_json::json!(1));
+    let message = checkpoint::load::<B>(copy.path(), &Default::default()).map(|_| ()).expect_err("refused").to_string();
+    assert!(message.contains("model.layers.1.") && message.contains("not a parameter"), "{message}");
+    // One layer more: the third layer's tensors are missing.
+    let copy = with_config(|c| c["num_hidden_layers"] = serde_json::json!(3));
+    let message = checkpoint::check(copy.path()).map(|_| ()).expect_err("refused").to_string();
+    assert!(message.contains("model.layers.2.") && message.contains("missing"), "{message}");
 }
