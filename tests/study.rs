@@ -1,7 +1,7 @@
 //! The corpus-expansion study at toy scale: the three corpora built by the binary from
 //! the bundled data, and an ablation that reruns only its branch.
 
-use crate::util::{root, Dir};
+use crate::util::{plan_state, root, Dir};
 
 fn shares(stdout: &str) -> std::collections::BTreeMap<String, f64> {
     stdout
@@ -38,14 +38,7 @@ fn the_three_corpora_and_an_ablation() {
     let ablation = root().join("experiments/ablation-strict-web.med");
     let plan = d.exp(&["plan", "--store", store, "--profile", "toy", ablation.to_str().expect("UTF-8")]);
     assert_eq!(plan.status, 0, "{}", plan.stderr);
-    let state = |name: &str| {
-        plan.stdout
-            .lines()
-            .find(|l| l.split_whitespace().nth(1) == Some(name))
-            .and_then(|l| l.split_whitespace().next())
-            .unwrap_or_else(|| panic!("{name} in {}", plan.stdout))
-            .to_string()
-    };
+    let state = |name: &str| plan_state(&plan.stdout, name);
     for changed in ["web_en", "en_dominant", "enja_balance", "enja_hybrid"] {
         assert_eq!(state(changed), "run", "{changed}");
     }

@@ -2,7 +2,7 @@
 //! fine-tuning, the loss curve in the store, the result a Hugging Face checkpoint our
 //! loader (and transformers) reads; an ablation retrains only the models downstream of it.
 
-use crate::util::{root, Dir};
+use crate::util::{plan_state, root, Dir};
 
 #[test]
 fn cpt_then_sft_on_the_toy_corpus() {
@@ -52,14 +52,7 @@ fn cpt_then_sft_on_the_toy_corpus() {
     let ablation = root().join("experiments/ablation-strict-web.med");
     let plan = d.exp(&["plan", "--store", store, "--profile", "toy", ablation.to_str().expect("UTF-8")]);
     assert_eq!(plan.status, 0, "{}", plan.stderr);
-    let state = |name: &str| {
-        plan.stdout
-            .lines()
-            .find(|l| l.split_whitespace().nth(1) == Some(name))
-            .and_then(|l| l.split_whitespace().next())
-            .unwrap_or_else(|| panic!("{name} in {}", plan.stdout))
-            .to_string()
-    };
+    let state = |name: &str| plan_state(&plan.stdout, name);
     assert_eq!(state("base"), "cached");
     assert_eq!(state("llmjp"), "cached");
     assert_eq!(state("cpt_en_dominant"), "run");

@@ -80,3 +80,12 @@ impl Dir {
         self.path().join(dir).join("artifact")
     }
 }
+
+/// What `exp plan` prints for definition `name`: `run`, `cached` or `blocked`.
+pub fn plan_state(plan: &str, name: &str) -> String {
+    plan.lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(name))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{name} in {plan}"))
+        .to_string()
+}

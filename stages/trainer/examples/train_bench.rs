@@ -46,7 +46,6 @@ fn main() {
         eps: 1e-8,
         weight_decay: 0.1,
         grad_clip: 1.0,
-        global_batch: micro,
         micro_batch: micro,
         aux_loss: 0.01,
         checkpoint_every: 0,

@@ -7,7 +7,7 @@ use crate::config::MixtralConfig;
 use crate::data::{Batches, Sequence};
 use crate::model::{cross_entropy, load_balancing_loss, Init, Mixtral};
 use crate::schedule::Schedule;
-use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
@@ -27,7 +27,7 @@ pub struct Hyper {
     pub weight_decay: f64,
     /// Global gradient-norm clipping; 0 turns it off.
     pub grad_clip: f64,
-    pub global_batch: usize,
+    /// Sequences per forward pass; the global batch is what the data gives per step.
     pub micro_batch: usize,
     pub aux_loss: f64,
     /// Steps between resumable checkpoints; 0: none.
@@ -309,9 +309,4 @@ fn read_history(path: &Path) -> Result<Vec<StepMetrics>, String> {
         .enumerate()
         .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("metrics.jsonl line {}: {e}", i + 1)))
         .collect()
-}
-
-/// The model without autodiff, for evaluation and saving.
-pub fn inference<B: AutodiffBackend>(model: Mixtral<B>) -> Mixtral<B::InnerBackend> {
-    model.valid()
 }

@@ -61,7 +61,6 @@ fn hyper(peak: f64, steps: u64, checkpoint_every: u64) -> Hyper {
         eps: 1e-8,
         weight_decay: 0.1,
         grad_clip: 1.0,
-        global_batch: 4,
         micro_batch: 2,
         aux_loss: 0.01,
         checkpoint_every,

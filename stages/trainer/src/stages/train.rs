@@ -147,7 +147,6 @@ fn hyper(ctx: &Context, recipe: &Recipe, steps: u64) -> Hyper {
         eps: float(ctx, "eps", 1e-8),
         weight_decay: float(ctx, "weight_decay", 0.1),
         grad_clip: float(ctx, "grad_clip", 1.0),
-        global_batch: ctx.int_param("global_batch").unwrap_or(1) as usize,
         micro_batch: ctx.int_param("micro_batch").unwrap_or(1) as usize,
         aux_loss: float(ctx, "aux_loss", 0.01),
         checkpoint_every: ctx.int_param("checkpoint_every").unwrap_or(0) as u64,
