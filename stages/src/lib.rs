@@ -10,6 +10,7 @@ pub mod filters;
 pub mod kinds;
 pub mod licence;
 pub mod megatron;
+pub mod metrics;
 pub mod parallel;
 pub mod readers;
 pub mod render;
