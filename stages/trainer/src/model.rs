@@ -155,13 +155,23 @@ impl<B: Backend> Attention<B> {
         }
     }
 
-    fn forward(&self, x: Tensor<B, 3>, rotary: &Rotary<B>) -> Tensor<B, 3> {
+    /// `cache`: the keys and values of earlier positions (rotated, before `repeat_kv`),
+    /// extended with this call's; the causal mask is aligned bottom-right, so new
+    /// positions see all cached ones.
+    fn forward(&self, x: Tensor<B, 3>, rotary: &Rotary<B>, cache: Option<&mut LayerCache<B>>) -> Tensor<B, 3> {
         let [b, s, h] = x.dims();
         let x = x.reshape([b * s, h]);
         let split = |t: Tensor<B, 2>, heads: usize| t.reshape([b, s, heads, self.head_dim]).swap_dims(1, 2);
         let q = rotary.apply(split(self.q_proj.forward(x.clone()), self.heads));
-        let k = rotary.apply(split(self.k_proj.forward(x.clone()), self.kv_heads));
-        let v = split(self.v_proj.forward(x), self.kv_heads);
+        let mut k = rotary.apply(split(self.k_proj.forward(x.clone()), self.kv_heads));
+        let mut v = split(self.v_proj.forward(x), self.kv_heads);
+        if let Some(slot) = cache {
+            if let Some((past_k, past_v)) = slot.take() {
+                k = Tensor::cat(vec![past_k, k], 2);
+                v = Tensor::cat(vec![past_v, v], 2);
+            }
+            *slot = Some((k.clone(), v.clone()));
+        }
         // Grouped-query attention: key/value head i serves query heads i·r .. i·r + r - 1,
         // as transformers' `repeat_kv` lays them out.
         let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
@@ -267,8 +277,13 @@ pub struct DecoderLayer<B: Backend> {
 }
 
 impl<B: Backend> DecoderLayer<B> {
-    fn forward(&self, x: Tensor<B, 3>, rotary: &Rotary<B>) -> (Tensor<B, 3>, Routing<B>) {
-        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rotary);
+    fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rotary: &Rotary<B>,
+        cache: Option<&mut LayerCache<B>>,
+    ) -> (Tensor<B, 3>, Routing<B>) {
+        let x = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rotary, cache);
         let (moe, routing) = self.block_sparse_moe.forward(self.post_attention_layernorm.forward(x.clone()));
         (x + moe, routing)
     }
@@ -326,33 +341,86 @@ impl<B: Backend> Mixtral<B> {
     /// Logits as `[batch · seq, vocab]`, what training feeds to [`cross_entropy`] without
     /// ever reshaping the largest tensor of the step.
     pub fn forward_flat(&self, config: &MixtralConfig, ids: Tensor<B, 2, Int>) -> (Tensor<B, 2>, Vec<Routing<B>>) {
+        self.run(config, ids, None)
+    }
+
+    /// Logits `[batch, seq, vocab]` for `ids` that continue what `cache` holds (positions
+    /// `cache.len()..`); the cache is extended with them. What generation uses: each new
+    /// token costs one position, not the whole prefix again.
+    pub fn forward_cached(
+        &self,
+        config: &MixtralConfig,
+        ids: Tensor<B, 2, Int>,
+        cache: &mut KvCache<B>,
+    ) -> Tensor<B, 3> {
         let [b, s] = ids.dims();
-        let rotary = Rotary::new(config, 0, s, &ids.device());
+        let (logits, _) = self.run(config, ids, Some(cache));
+        logits.reshape([b, s, config.vocab_size])
+    }
+
+    fn run(
+        &self,
+        config: &MixtralConfig,
+        ids: Tensor<B, 2, Int>,
+        mut cache: Option<&mut KvCache<B>>,
+    ) -> (Tensor<B, 2>, Vec<Routing<B>>) {
+        let [b, s] = ids.dims();
+        let start = cache.as_ref().map_or(0, |c| c.len);
+        let rotary = Rotary::new(config, start, s, &ids.device());
         let mut x = self.model.embed_tokens.forward(ids);
         let mut routing = Vec::with_capacity(self.model.layers.len());
-        for layer in &self.model.layers {
-            let (y, r) = layer.forward(x, &rotary);
+        for (i, layer) in self.model.layers.iter().enumerate() {
+            let slot = cache.as_mut().map(|c| &mut c.layers[i]);
+            let (y, r) = layer.forward(x, &rotary, slot);
             x = y;
             routing.push(r);
+        }
+        if let Some(c) = cache {
+            c.len += s;
         }
         let hidden = self.model.norm.forward(x).reshape([b * s, config.hidden_size]);
         (self.lm_head.forward(hidden), routing)
     }
 
-    /// Greedy decoding of `new` tokens after `prompt`.
+    /// Greedy decoding of `new` tokens after `prompt`, with the key/value cache.
     pub fn greedy(&self, config: &MixtralConfig, prompt: &[u32], new: usize) -> Vec<u32> {
         let device = self.lm_head.weight.device();
-        let mut ids: Vec<i64> = prompt.iter().map(|&t| t as i64).collect();
+        let mut cache = KvCache::new(config);
+        let mut input: Vec<i64> = prompt.iter().map(|&t| t as i64).collect();
         let mut out = Vec::with_capacity(new);
         for _ in 0..new {
-            let n = ids.len();
-            let input = Tensor::<B, 2, Int>::from_data(TensorData::new(ids.clone(), [1, n]), &device);
-            let logits = self.forward(config, input).logits.narrow(1, n - 1, 1);
-            let next: Vec<i64> = logits.argmax(2).into_data().convert::<i64>().to_vec().expect("integers");
-            ids.push(next[0]);
+            let n = input.len();
+            let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(input, [1, n]), &device);
+            let last = self.forward_cached(config, ids, &mut cache).narrow(1, n - 1, 1);
+            let next: Vec<i64> = last.argmax(2).into_data().convert::<i64>().to_vec().expect("integers");
             out.push(next[0] as u32);
+            input = vec![next[0]];
         }
         out
+    }
+}
+
+/// One layer's cached keys and values, `[batch, kv_heads, positions, head_dim]` each.
+type LayerCache<B> = Option<(Tensor<B, 4>, Tensor<B, 4>)>;
+
+/// The keys and values of the positions a sequence has seen, per layer.
+pub struct KvCache<B: Backend> {
+    layers: Vec<LayerCache<B>>,
+    len: usize,
+}
+
+impl<B: Backend> KvCache<B> {
+    pub fn new(config: &MixtralConfig) -> Self {
+        KvCache { layers: (0..config.num_hidden_layers).map(|_| None).collect(), len: 0 }
+    }
+
+    /// Positions cached so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 

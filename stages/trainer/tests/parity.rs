@@ -112,3 +112,24 @@ fn a_config_that_does_not_match_the_weights_names_the_tensor() {
     let message = checkpoint::check(copy.path()).map(|_| ()).expect_err("refused").to_string();
     assert!(message.contains("model.layers.2.") && message.contains("missing"), "{message}");
 }
+
+#[test]
+fn cached_decoding_gives_the_logits_of_a_full_pass() {
+    let (dir, expected) = fixture();
+    let (config, model) = checkpoint::load::<B>(&dir, &Default::default()).expect("the fixture loads");
+    let row = ids(&expected["inputs"])[0].clone();
+    let full: Vec<f32> =
+        model.forward(&config, tensor(std::slice::from_ref(&row))).logits.into_data().to_vec().expect("floats");
+    // The prompt in one call, then one position per call.
+    let mut cache = exp_trainer::model::KvCache::new(&config);
+    let mut cached: Vec<f32> =
+        model.forward_cached(&config, tensor(&[row[..5].to_vec()]), &mut cache).into_data().to_vec().expect("floats");
+    for &t in &row[5..] {
+        cached.extend(
+            model.forward_cached(&config, tensor(&[vec![t]]), &mut cache).into_data().to_vec::<f32>().expect("floats"),
+        );
+    }
+    assert_eq!(cache.len(), row.len());
+    let worst = full.iter().zip(&cached).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst < 1e-5, "largest difference {worst}");
+}
