@@ -2,7 +2,7 @@
 //! fine-tuning, the loss curve in the store, the result a Hugging Face checkpoint our
 //! loader (and transformers) reads; an ablation retrains only the models downstream of it.
 
-use crate::util::{plan_state, root, Dir};
+use crate::util::{plan_state, root, shown_artifact, shown_metric, Dir};
 
 #[test]
 fn cpt_then_sft_on_the_toy_corpus() {
@@ -16,21 +16,12 @@ fn cpt_then_sft_on_the_toy_corpus() {
 
     let show = |node: &str| d.exp(&["show", "--store", store, "--profile", "toy", study, node]).stdout;
     let cpt = show("cpt_en_dominant");
-    let metric = |shown: &str, name: &str| -> f64 {
-        shown
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("{name} = ")))
-            .unwrap_or_else(|| panic!("{name} in {shown}"))
-            .parse()
-            .expect("a number")
-    };
+    let metric = |shown: &str, name: &str| -> f64 { shown_metric(shown, name).parse().expect("a number") };
     // A fresh model starts near ln(99,574) ≈ 11.5; twelve steps bring it down.
     assert!(metric(&cpt, "final_loss") < 11.0, "{cpt}");
     assert!(metric(&cpt, "tokens_per_s") > 0.0 && metric(&cpt, "mfu") > 0.0, "{cpt}");
 
-    let dir =
-        cpt.lines().find_map(|l| l.strip_prefix("stored at ")).and_then(|l| l.split(" (").next()).expect("stored");
-    let artifact = std::path::Path::new(dir).join("artifact");
+    let artifact = shown_artifact(d.path(), &cpt);
     let log = std::fs::read_to_string(artifact.join("train_log.jsonl")).expect("a training log");
     let losses: Vec<f64> = log
         .lines()

@@ -62,23 +62,32 @@ impl Dir {
 
     /// A metric of a stored node, as `exp show FILE NODE` prints it.
     pub fn metric(&self, file: &str, node: &str, metric: &str) -> String {
-        let shown = self.exp(&["show", file, node]).stdout;
-        shown
-            .lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("{metric} = ")).map(str::to_string))
-            .unwrap_or_else(|| panic!("{metric} of {node}: {shown}"))
+        shown_metric(&self.exp(&["show", file, node]).stdout, metric)
     }
 
     /// The artifact folder of a stored node, from `exp show FILE NODE`.
     pub fn artifact(&self, file: &str, node: &str) -> PathBuf {
-        let shown = self.exp(&["show", file, node]).stdout;
-        let dir = shown
-            .lines()
-            .find_map(|l| l.strip_prefix("stored at "))
-            .and_then(|l| l.split(" (").next())
-            .unwrap_or_else(|| panic!("{node} is not stored: {shown}"));
-        self.path().join(dir).join("artifact")
+        shown_artifact(self.path(), &self.exp(&["show", file, node]).stdout)
     }
+}
+
+/// A metric in what `exp show … NODE` printed.
+pub fn shown_metric(shown: &str, metric: &str) -> String {
+    shown
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{metric} = ")).map(str::to_string))
+        .unwrap_or_else(|| panic!("{metric} in {shown}"))
+}
+
+/// The artifact folder in what `exp show … NODE` printed; a relative store path is
+/// relative to `dir`, where `exp` ran.
+pub fn shown_artifact(dir: &Path, shown: &str) -> PathBuf {
+    let stored = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("stored at "))
+        .and_then(|l| l.split(" (").next())
+        .unwrap_or_else(|| panic!("not stored: {shown}"));
+    dir.join(stored).join("artifact")
 }
 
 /// What `exp plan` prints for definition `name`: `run`, `cached` or `blocked`.

@@ -222,6 +222,8 @@ pub fn check(dir: &Path) -> Result<MixtralConfig, CheckpointError> {
         let mut len = [0u8; 8];
         f.read_exact(&mut len).map_err(|e| file_error(&file, format!("not safetensors: {e}")))?;
         let len = u64::from_le_bytes(len);
+        // safetensors' own header limit. `SafeTensors::read_metadata` cannot serve here: it
+        // insists on the whole file, and this check reads no weights.
         if len > 100_000_000 {
             return Err(file_error(&file, "not safetensors: implausible header size"));
         }

@@ -28,6 +28,7 @@ struct Recipe {
     warmup: Warmup,
 }
 
+#[derive(Clone, Copy)]
 enum Warmup {
     Fraction(f64),
     Steps(u64),
@@ -128,10 +129,7 @@ fn hyper(ctx: &Context, recipe: &Recipe, steps: u64) -> Hyper {
     let warmup = match ctx.param("warmup") {
         Value::Map(m) if m.contains_key("steps") => Warmup::Steps(m["steps"].as_f64().unwrap_or(0.0) as u64),
         Value::Map(m) => Warmup::Fraction(m.get("fraction").and_then(Value::as_f64).unwrap_or(0.0)),
-        _ => match recipe.warmup {
-            Warmup::Fraction(f) => Warmup::Fraction(f),
-            Warmup::Steps(s) => Warmup::Steps(s),
-        },
+        _ => recipe.warmup,
     };
     let warmup_steps = match warmup {
         Warmup::Fraction(f) => (f * steps as f64).round() as u64,
