@@ -9,6 +9,7 @@ pub mod files;
 pub mod filters;
 pub mod kinds;
 pub mod licence;
+pub mod mecab;
 pub mod megatron;
 pub mod metrics;
 pub mod parallel;

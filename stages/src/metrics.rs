@@ -1,5 +1,6 @@
 //! Evaluation metrics computed exactly as the reference implementations compute them, so
-//! scores compare with published ones: BLEU as SacreBLEU (`13a` tokenisation, `exp`
+//! scores compare with published ones: BLEU as SacreBLEU (`13a` or `ja-mecab`
+//! tokenisation, the latter from [`crate::mecab`]; `exp`
 //! smoothing; sentence BLEU with effective order, corpus BLEU from summed statistics),
 //! Pearson's r as SciPy, Cohen's kappa as scikit-learn (unweighted, linear or quadratic
 //! weights over the sorted labels). `stages/tests/fixtures/metrics/` holds the reference
@@ -144,11 +145,17 @@ pub fn sentence_bleu_13a(hyp: &str, refs: &[&str]) -> f64 {
     bleu_stats_13a(hyp, refs).score(true)
 }
 
-/// The statistics SacreBLEU sums for `corpus_bleu` (trailing whitespace stripped, then
-/// `13a`-tokenised).
+/// The statistics SacreBLEU sums for `corpus_bleu(..., tokenize="13a")`.
 pub fn bleu_stats_13a(hyp: &str, refs: &[&str]) -> BleuStats {
-    let refs: Vec<String> = refs.iter().map(|r| tokenize_13a(r.trim_end())).collect();
-    BleuStats::of(&tokenize_13a(hyp.trim_end()), &refs.iter().map(String::as_str).collect::<Vec<_>>())
+    bleu_stats(hyp, refs, &tokenize_13a)
+}
+
+/// The statistics SacreBLEU sums for `corpus_bleu` with the given tokeniser: trailing
+/// whitespace stripped, then tokenised (`tokenize_13a`, or `Mecab::wakati` for
+/// `ja-mecab`). `BleuStats::score(true)` of one segment is its `sentence_bleu`.
+pub fn bleu_stats(hyp: &str, refs: &[&str], tokenize: &dyn Fn(&str) -> String) -> BleuStats {
+    let refs: Vec<String> = refs.iter().map(|r| tokenize(r.trim_end())).collect();
+    BleuStats::of(&tokenize(hyp.trim_end()), &refs.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// Pearson's correlation coefficient; `None` when either side is constant or the

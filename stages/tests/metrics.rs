@@ -41,3 +41,45 @@ fn pearson_and_kappa_match_scipy_and_scikit_learn() {
     assert_eq!(pearson(&[1.0, 1.0], &[2.0, 3.0]), None);
     assert_eq!(cohen_kappa::<i64>(&[], &[], KappaWeights::None), None);
 }
+
+/// The IPA dictionary is compiled once per test binary (a few seconds).
+fn mecab() -> &'static exp_stages::mecab::Mecab {
+    static MECAB: std::sync::OnceLock<exp_stages::mecab::Mecab> = std::sync::OnceLock::new();
+    MECAB.get_or_init(|| {
+        let archive =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/ipadic/mecab-ipadic-2.7.0-20070801.tar.xz");
+        exp_stages::mecab::Mecab::from_ipadic_archive(&archive).expect("the IPA dictionary builds")
+    })
+}
+
+#[test]
+fn japanese_segmentation_matches_mecab_with_ipadic() {
+    let e = expected();
+    let cases = e["ja_segmentation"].as_array().expect("cases");
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter_map(|c| {
+            let (text, tokens) = (c["text"].as_str().expect("text"), c["tokens"].as_str().expect("tokens"));
+            let ours = mecab().wakati(text);
+            (ours != tokens).then(|| format!("{text}\n  ours:  {ours}\n  mecab: {tokens}"))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+}
+
+#[test]
+fn bleu_matches_sacrebleu_ja_mecab() {
+    let e = expected();
+    let tokenize = |s: &str| mecab().wakati(s);
+    let mut corpus = exp_stages::metrics::BleuStats::default();
+    for case in e["ja_bleu"].as_array().expect("cases") {
+        let (hyp, reference) = (case["hyp"].as_str().expect("hyp"), case["ref"].as_str().expect("ref"));
+        assert_eq!(mecab().wakati(hyp), case["tokens"].as_str().expect("tokens"), "{hyp}");
+        let stats = exp_stages::metrics::bleu_stats(hyp, &[reference], &tokenize);
+        let theirs = case["sentence_bleu"].as_f64().expect("score");
+        assert!((stats.score(true) - theirs).abs() < 1e-9, "{hyp}: {} vs {theirs}", stats.score(true));
+        corpus.add(&stats);
+    }
+    let theirs = e["ja_corpus_bleu"].as_f64().expect("corpus");
+    assert!((corpus.score(false) - theirs).abs() < 1e-9, "{} vs {theirs}", corpus.score(false));
+}
