@@ -5,6 +5,7 @@
 //! `stages/trainer` (`exp-trainer`), so this one stays quick to build.
 
 pub mod documents;
+pub mod eval;
 pub mod files;
 pub mod filters;
 pub mod kinds;

@@ -38,7 +38,7 @@ pub fn tokenize_13a(line: &str) -> String {
 }
 
 /// The sufficient statistics of BLEU for one segment, or summed over a corpus.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BleuStats {
     pub correct: [u64; ORDER],
     pub total: [u64; ORDER],

@@ -182,6 +182,33 @@ impl SentencePiece {
         self.pieces.iter().position(|p| p == piece).map(|i| i as u32)
     }
 
+    /// The text of token ids, as SentencePiece's `DecodeIds` gives it: byte pieces
+    /// gathered into UTF-8 (invalid sequences become U+FFFD), control pieces (`<s>`,
+    /// `</s>`) dropped, the unknown piece as ` ⁇ `, `▁` as a space and the dummy prefix's
+    /// leading space removed.
+    pub fn decode(&self, ids: &[u32]) -> String {
+        const CONTROL: i32 = 3;
+        let mut bytes: Vec<u8> = Vec::new();
+        for &id in ids {
+            let Some(piece) = self.pieces.get(id as usize) else { continue };
+            match self.kinds[id as usize] {
+                CONTROL => {}
+                UNKNOWN => bytes.extend_from_slice(" \u{2047} ".as_bytes()),
+                BYTE => {
+                    let hex = piece.trim_start_matches("<0x").trim_end_matches('>');
+                    bytes.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                }
+                _ => bytes.extend_from_slice(piece.as_bytes()),
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let text = if self.escape_whitespaces { text.replace('▁', " ") } else { text };
+        match text.strip_prefix(' ') {
+            Some(rest) if self.add_dummy_prefix => rest.to_string(),
+            _ => text,
+        }
+    }
+
     /// The text as SentencePiece normalises it before segmenting.
     fn normalize(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len() + 3);

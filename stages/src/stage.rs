@@ -75,6 +75,19 @@ impl Context<'_> {
         }
     }
 
+    /// A folder of [`Context::cache`] for this node's own resumable work (checkpoints,
+    /// finished evaluation items): named by a hash of its parameters and its inputs'
+    /// store folders, which are named by their identities.
+    pub fn node_cache(&self) -> PathBuf {
+        let mut h = blake3::Hasher::new();
+        h.update(serde_json::to_string(self.params).expect("parameters serialise").as_bytes());
+        for i in self.inputs {
+            h.update(i.role.as_bytes());
+            h.update(i.dir.to_string_lossy().as_bytes());
+        }
+        self.cache.join(&h.finalize().to_hex()[..32])
+    }
+
     pub fn param(&self, name: &str) -> &Value {
         self.params.get(name).unwrap_or(&Value::Null)
     }

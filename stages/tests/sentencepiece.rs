@@ -30,6 +30,8 @@ fn matches_the_reference_implementation() {
             got.iter().map(|&i| sp.piece(i)).collect::<Vec<_>>(),
             expected.iter().map(|&i| sp.piece(i)).collect::<Vec<_>>()
         );
+        // SentencePiece's `decode(encode(text))` gives every fixture text back.
+        assert_eq!(sp.decode(&got), text, "line {}: decode", line_no + 1);
         checked += 1;
     }
     assert!(checked > 1000, "{checked} texts");

@@ -5,12 +5,18 @@ use exp_dsl::schema::{Artifact, Constructor, Default, KindSchema, Param, Role, T
 
 const SHOTS: Param =
     Param::with("shots", Ty::Int { min: 0, max: 16 }, Default::Int(0), "few-shot examples in the prompt");
-const LIMIT: Param = Param::optional("limit", COUNT, "evaluate at most this many items (toy runs)");
 const TEMPLATE: Param = Param::optional("template", Ty::Path, "prompt template replacing the task's own");
+
+const YEARS: Param = Param::with(
+    "years",
+    Ty::List(&Ty::Int { min: 2006, max: 2100 }),
+    Default::Empty,
+    "IgakuQA years to evaluate (all in the data folder when empty); the others give the shots",
+);
 
 macro_rules! task {
     ($name:literal, $doc:literal) => {
-        Constructor { name: $name, params: &[SHOTS, LIMIT, TEMPLATE], doc: $doc }
+        Constructor { name: $name, params: &[SHOTS, TEMPLATE], doc: $doc }
     };
 }
 
@@ -20,35 +26,20 @@ pub const TASKS: &[Constructor] = &[
         name: "igakuqa",
         params: &[
             SHOTS,
-            Param::with(
-                "years",
-                Ty::List(&Ty::Int { min: 2006, max: 2100 }),
-                Default::Empty,
-                "exam years to evaluate (all bundled years when empty)",
-            ),
+            YEARS,
             Param::with(
                 "lang",
                 Ty::Enum(&["ja", "en"]),
                 Default::Sym("ja"),
                 "original Japanese or the English translation",
             ),
-            LIMIT,
             TEMPLATE,
         ],
         doc: "IgakuQA, Japanese medical licensing exam (MCQA); shots from a disjoint year",
     },
     task!("jmmlu_med", "JMMLU medical subjects (MCQA)"),
     task!("jmed_jmmlu", "JMED-LLM `jmmlu_med` (MCQA)"),
-    Constructor {
-        name: "pubmedqa",
-        params: &[
-            SHOTS,
-            Param::with("lang", Ty::Enum(&["en", "ja"]), Default::Sym("en"), "language of the prompt"),
-            LIMIT,
-            TEMPLATE,
-        ],
-        doc: "PubMedQA yes/no/maybe with its abstract, test split",
-    },
+    task!("pubmedqa", "PubMedQA yes/no/maybe in English with its abstract, test split"),
     task!("crade", "CRADE document classification"),
     task!("rrtnm", "RRTNM document classification"),
     task!("smdis", "SMDIS document classification"),
@@ -61,7 +52,7 @@ pub const TASKS: &[Constructor] = &[
         params: &[
             SHOTS,
             Param::required("direction", Ty::Enum(&["en-ja", "ja-en"]), "translation direction"),
-            LIMIT,
+            YEARS,
             TEMPLATE,
         ],
         doc: "medical MT from the IgakuQA translations (BLEU)",
@@ -88,7 +79,8 @@ pub const PROVIDERS: &[Constructor] = &[
 
 pub static JMEDBENCH: KindSchema = KindSchema {
     name: "jmedbench",
-    version: 1,
+    // 2: tasks read from `data`; built-in prompt templates (stages/templates/eval).
+    version: 2,
     output: Artifact::Scores,
     role: Role::Plain,
     params: &[
@@ -101,7 +93,19 @@ pub static JMEDBENCH: KindSchema = KindSchema {
             Default::Optional,
             "who computes likelihoods (our model when absent)",
         ),
-        Param::with("batch", COUNT, Default::Int(8), "items per batch"),
+        Param::required(
+            "data",
+            Ty::Path,
+            "folder of the benchmark sets in their upstream layout (igakuqa/, jmmlu/, jmed-llm/, pubmedqa/, ipadic/)",
+        ),
+        Param::with("batch", COUNT, Default::Int(8), "items per provider call"),
+        Param::with(
+            "limit",
+            Ty::Int { min: 0, max: i64::MAX },
+            Default::Int(0),
+            "evaluate a seeded sample of at most this many items per task (0: all; toy runs)",
+        ),
+        Param::with("max_new_tokens", COUNT, Default::Int(128), "longest generation (NER, MT)"),
         Param::with(
             "bootstrap",
             Ty::Int { min: 0, max: 100_000 },

@@ -1,5 +1,6 @@
 //! The burn MoE trainer of `exp`: a Mixtral-compatible model, Hugging Face safetensors in
-//! and out, and the `mixtral`, `hf_checkpoint`, `cpt` and `sft` stages. It is its own crate
+//! and out, the `mixtral`, `hf_checkpoint`, `cpt` and `sft` stages, and `jmedbench` with our model as
+//! its provider. It is its own crate
 //! because burn costs a minute and a half of a cold build; the DSL and the engine build
 //! without it.
 
@@ -7,6 +8,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod model;
+pub mod provider;
 pub mod schedule;
 pub mod stages;
 pub mod train;

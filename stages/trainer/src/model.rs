@@ -358,7 +358,29 @@ impl<B: Backend> Mixtral<B> {
         logits.reshape([b, s, config.vocab_size])
     }
 
+    /// The final hidden states `[batch · seq, hidden]` (normalised, before `lm_head`) of
+    /// `ids`, continuing what `cache` holds when given: what scoring uses, so that the
+    /// vocabulary projection runs only on the positions that are read.
+    pub fn hidden_states(
+        &self,
+        config: &MixtralConfig,
+        ids: Tensor<B, 2, Int>,
+        cache: Option<&mut KvCache<B>>,
+    ) -> Tensor<B, 2> {
+        self.hidden(config, ids, cache).0
+    }
+
     fn run(
+        &self,
+        config: &MixtralConfig,
+        ids: Tensor<B, 2, Int>,
+        cache: Option<&mut KvCache<B>>,
+    ) -> (Tensor<B, 2>, Vec<Routing<B>>) {
+        let (hidden, routing) = self.hidden(config, ids, cache);
+        (self.lm_head.forward(hidden), routing)
+    }
+
+    fn hidden(
         &self,
         config: &MixtralConfig,
         ids: Tensor<B, 2, Int>,
@@ -378,8 +400,7 @@ impl<B: Backend> Mixtral<B> {
         if let Some(c) = cache {
             c.len += s;
         }
-        let hidden = self.model.norm.forward(x).reshape([b * s, config.hidden_size]);
-        (self.lm_head.forward(hidden), routing)
+        (self.model.norm.forward(x).reshape([b * s, config.hidden_size]), routing)
     }
 
     /// Greedy decoding of `new` tokens after `prompt`, with the key/value cache.
@@ -412,6 +433,17 @@ pub struct KvCache<B: Backend> {
 impl<B: Backend> KvCache<B> {
     pub fn new(config: &MixtralConfig) -> Self {
         KvCache { layers: (0..config.num_hidden_layers).map(|_| None).collect(), len: 0 }
+    }
+
+    /// The same cache for `n` sequences (a batch-1 cache repeated along the batch), so
+    /// that several continuations of one prompt reuse its keys and values.
+    pub fn repeat(&self, n: usize) -> Self {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| l.as_ref().map(|(k, v)| (k.clone().repeat_dim(0, n), v.clone().repeat_dim(0, n))))
+            .collect();
+        KvCache { layers, len: self.len }
     }
 
     /// Positions cached so far.

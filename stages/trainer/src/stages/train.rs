@@ -152,18 +152,6 @@ fn hyper(ctx: &Context, recipe: &Recipe, steps: u64) -> Hyper {
     }
 }
 
-/// Where this node keeps its resumable checkpoints: one folder per node, named by a hash
-/// of its parameters and its inputs' store folders (which are named by their identities).
-fn checkpoint_dir(ctx: &Context) -> PathBuf {
-    let mut h = blake3::Hasher::new();
-    h.update(serde_json::to_string(ctx.params).expect("parameters serialise").as_bytes());
-    for i in ctx.inputs {
-        h.update(i.role.as_bytes());
-        h.update(i.dir.to_string_lossy().as_bytes());
-    }
-    ctx.cache.join(&h.finalize().to_hex()[..32])
-}
-
 fn run_training<B: AutodiffBackend>(
     ctx: &Context,
     recipe: &Recipe,
@@ -179,7 +167,7 @@ fn run_training<B: AutodiffBackend>(
     let base = checkpoint::model_dir(&input(ctx, "base")?).map_err(|e| StageError::Param(e.to_string()))?;
     let (config, model) = checkpoint::load::<B>(&base, &device).map_err(|e| StageError::Param(e.to_string()))?;
     let hyper = hyper(ctx, recipe, data.steps());
-    let checkpoints = checkpoint_dir(ctx);
+    let checkpoints = ctx.node_cache();
     std::fs::create_dir_all(&checkpoints).map_err(StageError::io(&checkpoints))?;
     let began = std::time::Instant::now();
     let (model, history) =
