@@ -7,6 +7,7 @@ mod util;
 
 mod check;
 mod diagnostics;
+mod eval;
 mod fmt;
 mod run;
 mod show;

@@ -1,17 +1,18 @@
 //! The tiny model trained by the binary on a toy corpus: continued pre-training then
 //! fine-tuning, the loss curve in the store, the result a Hugging Face checkpoint our
-//! loader (and transformers) reads; an ablation retrains only the models downstream of it.
+//! loader (and transformers) reads, evaluated by the study's own `jmedbench` node; an
+//! ablation retrains only the models downstream of it.
 
 use crate::util::{plan_state, root, shown_artifact, shown_metric, Dir};
 
 #[test]
-fn cpt_then_sft_on_the_toy_corpus() {
+fn cpt_then_sft_then_eval_on_the_toy_corpus() {
     let d = Dir::new();
     let store = d.path().join("store");
     let store = store.to_str().expect("UTF-8 path");
     let study = root().join("experiments/corpus-expansion.med");
     let study = study.to_str().expect("UTF-8 path");
-    let out = d.exp(&["run", "--store", store, "--profile", "toy", "--only", "sft_en_dominant", study]);
+    let out = d.exp(&["run", "--store", store, "--profile", "toy", "--only", "eval_en_dominant", study]);
     assert_eq!(out.status, 0, "{}", out.stderr);
 
     let show = |node: &str| d.exp(&["show", "--store", store, "--profile", "toy", study, node]).stdout;
@@ -38,6 +39,20 @@ fn cpt_then_sft_on_the_toy_corpus() {
     let sft = show("sft_en_dominant");
     assert!(metric(&sft, "final_loss").is_finite(), "{sft}");
 
+    // Every JMedBench task of the study ran on the fine-tuned model. Likelihoods always
+    // answer; a generation may be empty (six SFT steps teach little), and is then a
+    // failed item, counted.
+    let eval = show("eval_en_dominant");
+    for task in ["igakuqa_0shot", "igakuqa_3shot", "jmmlu_med", "pubmedqa", "crade", "jcsts"] {
+        assert_eq!(metric(&eval, &format!("{task}/failed")), 0.0, "{task}: {eval}");
+    }
+    for task in ["nrner", "mrner_disease", "ejmmt_ja-en", "ejmmt_en-ja"] {
+        assert!((0.0..=8.0).contains(&metric(&eval, &format!("{task}/failed"))), "{task}: {eval}");
+    }
+    for avg in ["avg/overall", "avg/ja", "avg/en", "avg/mcqa", "avg/dc", "avg/ner", "avg/mt"] {
+        assert!(metric(&eval, avg).is_finite(), "{avg}: {eval}");
+    }
+
     // The ablation changes a web subcorpus of every corpus: the base model and the
     // tokenizer stay cached, the trained models rerun because their data changed.
     let ablation = root().join("experiments/ablation-strict-web.med");
@@ -48,4 +63,5 @@ fn cpt_then_sft_on_the_toy_corpus() {
     assert_eq!(state("llmjp"), "cached");
     assert_eq!(state("cpt_en_dominant"), "run");
     assert_eq!(state("sft_en_dominant"), "run");
+    assert_eq!(state("eval_en_dominant"), "run");
 }

@@ -365,6 +365,11 @@ impl Reporter for NodeReporter {
     }
 
     fn metric(&self, name: &str, _step: Option<u64>, value: f64) {
+        // The store keeps numbers: an undefined value (NaN, infinite) is logged instead.
+        if !value.is_finite() {
+            self.log(&format!("metric {name} is {value}: not stored"));
+            return;
+        }
         if let Ok(mut m) = self.metrics.lock() {
             m.insert(name.to_string(), value);
         }

@@ -369,7 +369,12 @@ fn igakuqa_few_shots_come_from_other_years_and_are_fixed_by_the_seed() {
     assert!(t.pool.iter().all(|i| !i.file.starts_with("igakuqa/2021/")));
     assert!(!t.excluded.is_empty(), "numeric-answer questions are reported");
     // Multi-answer questions ask for as many letters as the gold has.
-    let multi = t.items.iter().filter_map(|i| i.as_ref().ok()).find(|i| matches!(&i.gold, Gold::Letters { letters, .. } if letters.len() == 2)).expect("a two-answer question");
+    let multi = t
+        .items
+        .iter()
+        .filter_map(|i| i.as_ref().ok())
+        .find(|i| matches!(&i.gold, Gold::Letters { letters, .. } if letters.len() == 2))
+        .expect("a two-answer question");
     assert_eq!(multi.options.len(), 10);
     assert!(multi.options.contains(&"a,b".to_string()));
 }

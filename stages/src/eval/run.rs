@@ -86,7 +86,8 @@ pub fn evaluate(
                     let line = serde_json::to_string(&result).expect("results serialise");
                     writeln!(journal, "{line}").map_err(StageError::io(&resume_file))?;
                 } else {
-                    io.reporter.log(&format!("{}: {}: {}", task.id, result.id, result.error.as_deref().unwrap_or("")));
+                    // The error names the task, the file and the item.
+                    io.reporter.log(result.error.as_deref().unwrap_or("failed"));
                 }
                 finished.insert(result.id.clone(), result);
             }
@@ -318,6 +319,8 @@ fn write_scores(out: &Path, outcome: &Outcome) -> Result<(), StageError> {
 }
 
 /// The metrics `exp show` lists: `<task>/<metric>` and `avg/<category|language|overall>`.
+/// An undefined value (Pearson's r of constant predictions) is NaN, which the engine
+/// logs rather than stores.
 fn report(outcome: &Outcome, reporter: &dyn Reporter) {
     for t in &outcome.tasks {
         reporter.metric(&format!("{}/score", t.task), None, t.score);

@@ -21,7 +21,8 @@ fn tokenizer() -> SentencePiece {
 
 fn setup() -> (Mixtral<B>, MixtralConfig, SentencePiece) {
     let sp = tokenizer();
-    let config = MixtralConfig { hidden_size: 32, intermediate_size: 48, head_dim: 8, ..MixtralConfig::tiny(sp.vocab_size()) };
+    let config =
+        MixtralConfig { hidden_size: 32, intermediate_size: 48, head_dim: 8, ..MixtralConfig::tiny(sp.vocab_size()) };
     let model = Mixtral::new(&config, Init::Random(&mut Init::seeded(3)), &Default::default());
     (model, config, sp)
 }
@@ -35,7 +36,9 @@ fn reference(model: &Mixtral<B>, config: &MixtralConfig, sp: &SentencePiece, con
     let start = ids.len();
     ids.extend(full[ctx.len()..].iter().map(|&t| t as i64));
     let n = ids.len();
-    let logits = model.forward(config, Tensor::<B, 2, Int>::from_data(TensorData::new(ids.clone(), [1, n]), &Default::default())).logits;
+    let logits = model
+        .forward(config, Tensor::<B, 2, Int>::from_data(TensorData::new(ids.clone(), [1, n]), &Default::default()))
+        .logits;
     let logp: Vec<f32> = log_softmax(logits, 2).into_data().convert::<f32>().to_vec().expect("floats");
     let v = config.vocab_size;
     (start..n).map(|p| logp[(p - 1) * v + ids[p] as usize] as f64).sum()
@@ -47,10 +50,11 @@ fn batched_likelihoods_equal_a_full_forward_pass() {
     let mut local = Local::new(model.clone(), config.clone(), tokenizer(), Default::default(), "test".into());
     let q1 = "質問：強皮症腎の患者で認められるのはどれか。\nA. 大動脈瘤\nB. ネフローゼ症候群\n答え：";
     let q2 = "Abstract: Programmed cell death is regulated.\nQuestion: Do mitochondria play a role?\nAnswer:";
-    let requests: Vec<Likelihood> = [(q1, "大動脈瘤"), (q1, "ネフローゼ症候群"), (q1, "A"), (q2, " yes"), (q2, " maybe")]
-        .iter()
-        .map(|(c, o)| Likelihood { context: c.to_string(), continuation: o.to_string() })
-        .collect();
+    let requests: Vec<Likelihood> =
+        [(q1, "大動脈瘤"), (q1, "ネフローゼ症候群"), (q1, "A"), (q2, " yes"), (q2, " maybe")]
+            .iter()
+            .map(|(c, o)| Likelihood { context: c.to_string(), continuation: o.to_string() })
+            .collect();
     let got = local.likelihoods(&requests);
     for (r, g) in requests.iter().zip(got) {
         let g = g.expect("scored");
