@@ -2,7 +2,6 @@
 //! served model behind an OpenAI-compatible endpoint (a stub server in a thread).
 
 use crate::util::{root, shown_artifact, shown_metric, Dir};
-use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
