@@ -96,9 +96,9 @@ pub fn igakuqa_correct(id: &str, predicted: &[String], gold: &[String]) -> bool 
     if ALWAYS_CORRECT.contains(&id) {
         return true;
     }
-    if let [alternatives] = gold {
-        if alternatives.contains(" or ") {
-            return predicted.len() == 1 && alternatives.split(" or ").any(|a| a == predicted[0]);
+    if let ([alternatives], [one]) = (gold, predicted) {
+        if alternatives.contains(" or ") && alternatives.split(" or ").any(|a| a == one) {
+            return true;
         }
     }
     let mut predicted = predicted.to_vec();
