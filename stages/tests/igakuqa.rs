@@ -31,8 +31,12 @@ fn baseline_predictions_score_as_the_official_script() {
             .map(|(line, prediction)| {
                 let gold: serde_json::Value = serde_json::from_str(line).expect("JSON");
                 let id = gold["problem_id"].as_str().expect("id");
-                let mut letters: Vec<String> =
-                    gold["answer"].as_array().expect("answer").iter().map(|a| a.as_str().expect("letter").to_string()).collect();
+                let mut letters: Vec<String> = gold["answer"]
+                    .as_array()
+                    .expect("answer")
+                    .iter()
+                    .map(|a| a.as_str().expect("letter").to_string())
+                    .collect();
                 letters.sort();
                 let points: f64 = gold["points"].as_str().expect("points").parse().expect("a number");
                 // The official script splits on ',' only: no trimming, no case folding.

@@ -553,28 +553,50 @@ fn jmed_file(data: &Path, name: &str) -> PathBuf {
     data.join("jmed-llm").join(format!("{name}.csv"))
 }
 
-fn jmed_choice(data: &Path, name: &str) -> Result<Items, StageError> {
+/// Where an item comes from, for its messages.
+struct At {
+    id: String,
+    file: String,
+}
+
+impl At {
+    fn fail(&self, message: impl Into<String>) -> ItemError {
+        ItemError { id: self.id.clone(), file: self.file.clone(), message: message.into() }
+    }
+}
+
+/// Each row of a JMED-LLM file as an item (`<name>:<row>`): `make` gets the row and its
+/// `question` and `answer` fields.
+fn jmed_items(
+    data: &Path,
+    name: &str,
+    make: impl Fn(&At, &Row, &str, &str) -> Result<Item, ItemError>,
+) -> Result<Items, StageError> {
     let path = jmed_file(data, name);
     let file = relative(data, &path);
     Ok(csv_rows(&path, true)?
         .into_iter()
         .enumerate()
         .map(|(n, row)| {
-            let id = format!("{name}:{}", n + 1);
-            let row = row.map_err(|m| ItemError { id: id.clone(), file: file.clone(), message: m })?;
-            let missing =
-                |f: &str| ItemError { id: id.clone(), file: file.clone(), message: format!("no `{f}` field") };
-            let question = field(&row, "question").ok_or_else(|| missing("question"))?;
-            let answer = field(&row, "answer").ok_or_else(|| missing("answer"))?;
-            // Options are the non-empty `option*` columns (RRTNM has 2 to 5).
-            let options: Vec<String> = row
-                .iter()
-                .filter(|(k, v)| k.starts_with("option") && !v.trim().is_empty())
-                .map(|(_, v)| v.clone())
-                .collect();
-            choice_item(&file, id.clone(), field(&row, "tag").unwrap_or(name), question, options, answer)
+            let at = At { id: format!("{name}:{}", n + 1), file: file.clone() };
+            let row = row.map_err(|m| at.fail(m))?;
+            let question = field(&row, "question").ok_or_else(|| at.fail("no `question` field"))?;
+            let answer = field(&row, "answer").ok_or_else(|| at.fail("no `answer` field"))?;
+            make(&at, &row, question, answer)
         })
         .collect())
+}
+
+fn jmed_choice(data: &Path, name: &str) -> Result<Items, StageError> {
+    jmed_items(data, name, |at, row, question, answer| {
+        // Options are the non-empty `option*` columns (RRTNM has 2 to 5).
+        let options: Vec<String> = row
+            .iter()
+            .filter(|(k, v)| k.starts_with("option") && !v.trim().is_empty())
+            .map(|(_, v)| v.clone())
+            .collect();
+        choice_item(&at.file, at.id.clone(), field(row, "tag").unwrap_or(name), question, options, answer)
+    })
 }
 
 /// JCSTS: the options A–F are the similarity grades 5 down to 0. The item asks for the
@@ -603,30 +625,19 @@ fn jmed_sts(data: &Path, name: &str) -> Result<Items, StageError> {
 }
 
 fn jmed_ner(data: &Path, name: &str) -> Result<Items, StageError> {
-    let path = jmed_file(data, name);
-    let file = relative(data, &path);
-    Ok(csv_rows(&path, true)?
-        .into_iter()
-        .enumerate()
-        .map(|(n, row)| {
-            let id = format!("{name}:{}", n + 1);
-            let fail = |message: String| ItemError { id: id.clone(), file: file.clone(), message };
-            let row = row.map_err(fail)?;
-            let question = field(&row, "question").ok_or_else(|| fail("no `question` field".into()))?;
-            let answer = field(&row, "answer").ok_or_else(|| fail("no `answer` field".into()))?;
-            let entities =
-                parse_list(answer).ok_or_else(|| fail(format!("`answer` is not a list literal: {answer:?}")))?;
-            Ok(Item {
-                id: id.clone(),
-                file: file.clone(),
-                group: field(&row, "tag").unwrap_or(name).to_string(),
-                fields: json!({"question": question}),
-                options: Vec::new(),
-                answer_text: answer.to_string(),
-                gold: Gold::Entities(entities),
-            })
+    jmed_items(data, name, |at, row, question, answer| {
+        let entities =
+            parse_list(answer).ok_or_else(|| at.fail(format!("`answer` is not a list literal: {answer:?}")))?;
+        Ok(Item {
+            id: at.id.clone(),
+            file: at.file.clone(),
+            group: field(row, "tag").unwrap_or(name).to_string(),
+            fields: json!({"question": question}),
+            options: Vec::new(),
+            answer_text: answer.to_string(),
+            gold: Gold::Entities(entities),
         })
-        .collect())
+    })
 }
 
 /// A Python list of string literals (`['胃癌', "走行\u3000異常"]`), what JMED-LLM's gold
