@@ -118,7 +118,7 @@ fn imports_resolve_relative_to_the_importing_file() {
     d.write("lib/suite.med", "let tasks = [igakuqa(shots: 0), crade]\n");
     d.write(
         "study/x.med",
-        "experiment \"x\"\nimport \"../lib/suite.med\"\nmodel m = mixtral(preset: tiny)\neval e = jmedbench(m, tasks: tasks)\n",
+        "experiment \"x\"\nimport \"../lib/suite.med\"\nmodel m = mixtral(preset: tiny)\neval e = jmedbench(m, tasks: tasks, data: \"bench\")\n",
     );
     let out = d.exp(&["check", "study/x.med"]);
     assert_eq!(out.status, 0, "{}", out.stderr);

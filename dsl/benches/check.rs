@@ -34,7 +34,7 @@ fn experiment() -> String {
     }
     let _ = writeln!(
         s,
-        "for c in [{}] {{\n  dataset d_{{c}} = tokenize(c, tok)\n  pretrain p_{{c}} = cpt(base, d_{{c}}) {{ lr: 1.5e-4 -> 1.5e-5 cosine, warmup: 3%, seq: 256 }}\n  eval e_{{c}} = jmedbench(p_{{c}}, tasks: [igakuqa(shots: 0), igakuqa(shots: 3), crade])\n}}",
+        "for c in [{}] {{\n  dataset d_{{c}} = tokenize(c, tok)\n  pretrain p_{{c}} = cpt(base, d_{{c}}) {{ lr: 1.5e-4 -> 1.5e-5 cosine, warmup: 3%, seq: 256 }}\n  eval e_{{c}} = jmedbench(p_{{c}}, tasks: [igakuqa(shots: 0), igakuqa(shots: 3), crade], data: \"bench\")\n}}",
         names.join(", ")
     );
     s.push_str("report r = compare(e_*)\n");

@@ -78,7 +78,7 @@ fn program() -> impl Strategy<Value = Program> {
             push("dataset d_{c} = tokenize( c , tok )");
             // A schedule's shape belongs on its line: keep the schedule one token.
             push("pretrain p_{c} = cpt( base , d_{c} ) { lr: 1.5e-4\u{0}->\u{0}1.5e-5\u{0}cosine , warmup: 3% , seq: 256 }");
-            push("eval e_{c} = jmedbench( p_{c} , tasks: [ igakuqa( shots: 3 ) , crade ] )");
+            push("eval e_{c} = jmedbench( p_{c} , tasks: [ igakuqa( shots: 3 ) , crade ] , data: \"bench\" )");
             push("}");
             push("report r = compare( e_* )");
             // `\0` kept "10M tokens" and the schedule together: they stay on one line.
