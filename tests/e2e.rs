@@ -9,6 +9,7 @@ mod check;
 mod diagnostics;
 mod eval;
 mod fmt;
+mod report;
 mod run;
 mod show;
 mod study;

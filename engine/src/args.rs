@@ -191,6 +191,21 @@ pub enum Command {
         #[arg(long)]
         profile: Option<String>,
     },
+    /// Show where an experiment's reports are and print the comparison's tables.
+    ///
+    /// Lists each report node (`compare`, `corpus_card`) the store holds: its folder, with
+    /// `report.html` (self-contained, figures inline), `report.md`, the CSV tables and the
+    /// PNG/SVG figures; then prints `report.md`. Reports not computed yet are named with
+    /// the command that computes them.
+    ///
+    /// Example: exp report --profile toy experiments/corpus-expansion.med
+    Report {
+        /// The `.med` file.
+        file: PathBuf,
+        /// Use this profile's `let` values.
+        #[arg(long)]
+        profile: Option<String>,
+    },
     /// Print an experiment's graph for Graphviz (dot) or Mermaid.
     ///
     /// Example: exp graph experiments/corpus-expansion.med --format mermaid

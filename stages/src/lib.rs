@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod parallel;
 pub mod readers;
 pub mod render;
+pub mod report;
 pub mod sentencepiece;
 pub mod stage;
 pub mod translate;
@@ -76,6 +77,8 @@ pub fn implementation(kind: &str) -> Option<&'static dyn Stage> {
         &kinds::mix::Mixer,
         &kinds::tokenize::SentencePieceStage,
         &kinds::tokenize::Tokenize,
+        &report::compare::Compare,
+        &report::card::CorpusCard,
     ];
     IMPLEMENTED.iter().copied().find(|s| s.schema().name == kind)
 }

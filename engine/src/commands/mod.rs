@@ -8,6 +8,7 @@ mod gc;
 mod graph;
 mod log;
 mod plan;
+mod report;
 mod run;
 mod show;
 mod stages;
@@ -29,6 +30,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (false, None) => show::nodes(&file, profile, args.store, color),
         },
         Command::Log { file, node, profile } => log::run(&file, &node, profile, args.store, color),
+        Command::Report { file, profile } => report::run(&file, profile, args.store, color),
         Command::Graph { file, format, profile } => graph::run(&file, format, profile, args.store, color),
         Command::Gc { keep, dry_run } => gc::run(args.store, &keep, dry_run, color),
         Command::Verify => gc::verify(args.store),

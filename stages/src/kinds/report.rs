@@ -1,22 +1,21 @@
 //! Reports: comparisons across evaluations, and corpus cards.
 
-use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
+use exp_dsl::schema::{Artifact, KindSchema, Param, Role, Ty};
 
 pub static COMPARE: KindSchema = KindSchema {
     name: "compare",
-    version: 1,
+    // 2: implemented; `by` and `plot` gave way to every table and figure.
+    version: 2,
     output: Artifact::Report,
     role: Role::Plain,
     params: &[
         Param::required("evals", Ty::List(&Ty::Input(&[Artifact::Scores])), "evaluations to compare (e.g. `eval_*`)"),
-        Param::with(
-            "by",
-            Ty::List(&Ty::Enum(&["task", "category", "language"])),
-            Default::Strs(&["task", "category", "language"]),
-            "tables and figures to produce",
-        ),
-        Param::with("plot", Ty::Enum(&["bars", "lines", "none"]), Default::Sym("bars"), "figure style"),
         Param::optional("corpora", Ty::List(&Ty::Input(&[Artifact::Corpus])), "corpora whose composition to chart"),
+        Param::optional(
+            "training",
+            Ty::List(&Ty::Input(&[Artifact::Model])),
+            "trained models whose loss curves to plot (e.g. `cpt_*`)",
+        ),
     ],
     doc: "tables and figures comparing models and corpora",
 };

@@ -23,7 +23,8 @@ const PARALLEL: &[Param] = &[
 
 pub static CPT: KindSchema = KindSchema {
     name: "cpt",
-    version: 1,
+    // 2: `train_log.jsonl` records the tokens seen at each step.
+    version: 2,
     output: Artifact::Model,
     role: Role::Pretrain,
     params: &[
@@ -87,7 +88,8 @@ pub static MEGATRON_CPT: KindSchema = KindSchema {
 
 pub static SFT: KindSchema = KindSchema {
     name: "sft",
-    version: 1,
+    // 2: `train_log.jsonl` records the tokens seen at each step.
+    version: 2,
     output: Artifact::Model,
     role: Role::Finetune,
     params: &[

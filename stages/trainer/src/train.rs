@@ -49,6 +49,9 @@ pub struct StepMetrics {
     pub expert_load_max: f64,
     pub tokens_per_s: f64,
     pub mfu: f64,
+    /// Tokens trained on up to and including this step (the x axis of a loss curve).
+    #[serde(default)]
+    pub tokens: u64,
 }
 
 impl StepMetrics {
@@ -187,6 +190,7 @@ pub fn train<B: AutodiffBackend>(
             expert_load_max: counts.iter().copied().max().unwrap_or(0) as f64 / mean_load.max(1e-9),
             tokens_per_s: tokens as f64 / seconds,
             mfu: flops / seconds / hyper.peak_flops,
+            tokens: history.last().map_or(0, |m: &StepMetrics| m.tokens) + tokens as u64,
         };
         metrics.report(reporter);
         reporter.progress(number, Some(total), "steps");

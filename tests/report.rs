@@ -1,0 +1,91 @@
+//! `compare` and `exp report` through the binary: two tiny models evaluated, compared in
+//! tables and figures; the HTML page rendered by a real headless Chromium.
+
+use crate::util::{root, shown_artifact, Dir};
+use std::path::Path;
+
+fn experiment() -> String {
+    let data = root().join("data");
+    let data = data.to_str().expect("UTF-8 path");
+    format!(
+        r#"experiment "report-e2e"
+tokenizer llmjp = sentencepiece("{data}/tokenizer/llm-jp-tokenizer-100k.ver3.0b1.model")
+let tasks = [igakuqa(shots: 0, years: [2021]), igakuqa(shots: 3, years: [2021]), crade, jcsts]
+for seed in [1, 2] {{
+  model m_{{seed}} = mixtral(preset: tiny, tokenizer: llmjp, seed: seed)
+  eval eval_m_{{seed}} = jmedbench(m_{{seed}}, tasks: tasks, tokenizer: llmjp, data: "{data}", limit: 4, bootstrap: 20)
+}}
+report comparison = compare(eval_*)
+"#
+    )
+}
+
+/// Chromium's rendering of a local page, as its DOM after scripts and layout; `None`
+/// when no Chromium is installed (CI installs it and sets `EXP_REQUIRE_BROWSER`).
+fn headless_dom(page: &Path) -> Option<String> {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let Some(browser) = browser else {
+        assert!(
+            std::env::var_os("EXP_REQUIRE_BROWSER").is_none(),
+            "EXP_REQUIRE_BROWSER is set but no Chromium is installed"
+        );
+        eprintln!("no Chromium installed: the HTML report is not rendered in a browser by this run");
+        return None;
+    };
+    let out = std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn a_comparison_of_two_models_in_tables_and_figures() {
+    let d = Dir::new();
+    d.write("study.med", experiment());
+    let out = d.exp(&["run", "study.med"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let artifact = shown_artifact(d.path(), &d.exp(&["show", "study.med", "comparison"]).stdout);
+
+    let md = std::fs::read_to_string(artifact.join("report.md")).expect("report.md");
+    assert!(md.contains("| task | category | lang | m_1 | m_2 |"), "{md}");
+    assert!(md.contains("| igakuqa_3shot | mcqa | ja |"), "{md}");
+    assert!(md.contains("## IgakuQA 0-shot and 3-shot"), "{md}");
+    let csv = std::fs::read_to_string(artifact.join("scores.csv")).expect("scores.csv");
+    assert_eq!(csv.lines().count(), 5, "a header and four tasks: {csv}");
+    for figure in ["score_by_task", "score_by_category", "igakuqa_shots"] {
+        let png = std::fs::read(artifact.join(format!("figures/{figure}.png"))).expect("a PNG");
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{figure}.png");
+        let svg = std::fs::read_to_string(artifact.join(format!("figures/{figure}.svg"))).expect("an SVG");
+        assert!(svg.contains("<svg") && svg.contains("m_2"), "{figure}.svg has its legend");
+    }
+
+    // `exp report` names the files and prints the tables.
+    let report = d.exp(&["report", "study.med"]);
+    assert_eq!(report.status, 0, "{}", report.stderr);
+    assert!(report.stdout.contains("report.html") && report.stdout.contains("| igakuqa_0shot |"), "{}", report.stdout);
+
+    // A real browser renders the page: its tables and its inline figures.
+    if let Some(dom) = headless_dom(&artifact.join("report.html")) {
+        assert_eq!(dom.matches("<table>").count(), 3, "tasks, averages, IgakuQA: {dom}");
+        assert_eq!(dom.matches("<svg").count(), 3, "three figures inline");
+        assert!(dom.contains("<td>igakuqa_3shot</td>"));
+    }
+}
+
+#[test]
+fn exp_report_names_what_is_not_computed_yet() {
+    let d = Dir::new();
+    d.write("study.med", experiment());
+    let out = d.exp(&["report", "study.med"]);
+    assert_eq!(out.status, 1);
+    assert!(
+        out.stderr.contains("not computed yet: comparison; run `exp run --only comparison study.med`"),
+        "{}",
+        out.stderr
+    );
+}
