@@ -64,4 +64,13 @@ fn cpt_then_sft_then_eval_on_the_toy_corpus() {
     assert_eq!(state("cpt_en_dominant"), "run");
     assert_eq!(state("sft_en_dominant"), "run");
     assert_eq!(state("eval_en_dominant"), "run");
+
+    // Another learning rate for SFT: the continued pre-training stays cached.
+    let ablation = root().join("experiments/ablation-sft-lr.med");
+    let plan = d.exp(&["plan", "--store", store, "--profile", "toy", ablation.to_str().expect("UTF-8")]);
+    assert_eq!(plan.status, 0, "{}", plan.stderr);
+    let state = |name: &str| plan_state(&plan.stdout, name);
+    assert_eq!(state("cpt_en_dominant"), "cached");
+    assert_eq!(state("sft_en_dominant"), "run");
+    assert_eq!(state("eval_en_dominant"), "run");
 }

@@ -95,6 +95,23 @@ fn color(i: usize) -> RGBColor {
     })
 }
 
+/// A legend in the right margin, beside the plot's top-right corner (bars and stacked
+/// shares fill the plot, so an inside legend would hide some).
+fn side_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    corner: (i32, i32),
+    names: &[&String],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (ox, oy) = area.get_base_pixel();
+    for (j, name) in names.iter().enumerate() {
+        let (x, y) = (corner.0 - ox + 16, corner.1 - oy + 8 + 20 * j as i32);
+        area.draw(&Rectangle::new([(x, y - 6), (x + 12, y + 6)], color(j).filled()))?;
+        let style = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+        area.draw(&Text::new(name.to_string(), (x + 18, y), style))?;
+    }
+    Ok(())
+}
+
 /// Category names under the x axis, centred on `i + 0.5`, rotated when they are many.
 fn category_labels<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -105,7 +122,7 @@ fn category_labels<DB: DrawingBackend>(
     categories: &[String],
     y0: f64,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let rotate = categories.len() > 6;
+    let rotate = categories.len() > 10;
     for (i, name) in categories.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(i as f64 + 0.5, y0));
         let style = if rotate {
@@ -130,10 +147,11 @@ fn bars<DB: DrawingBackend>(
     let values = series.iter().flat_map(|(_, v)| v.iter().flatten().copied());
     let (lo, hi) = values.fold((0.0f64, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let pad = (hi - lo) * 0.08;
-    let bottom = if categories.len() > 6 { 130 } else { 40 };
+    let bottom = if categories.len() > 10 { 130 } else { 40 };
     let mut chart = ChartBuilder::on(area)
         .margin(10)
         .margin_bottom(bottom)
+        .margin_right(160)
         .x_label_area_size(4)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..categories.len() as f64, (lo - if lo < 0.0 { pad } else { 0.0 })..(hi + pad))?;
@@ -146,24 +164,16 @@ fn bars<DB: DrawingBackend>(
         .axis_desc_style((FONT, 14))
         .draw()?;
     let k = series.len().max(1) as f64;
-    for (j, (name, values)) in series.iter().enumerate() {
+    for (j, (_, values)) in series.iter().enumerate() {
         let c = color(j);
-        chart
-            .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
-                let v = (*v)?;
-                let x0 = i as f64 + 0.1 + 0.8 * j as f64 / k;
-                Some(Rectangle::new([(x0, 0.0), (x0 + 0.8 / k, v)], c.filled()))
-            }))?
-            .label(name.clone())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+        chart.draw_series(values.iter().enumerate().filter_map(|(i, v)| {
+            let v = (*v)?;
+            let x0 = i as f64 + 0.1 + 0.8 * j as f64 / k;
+            Some(Rectangle::new([(x0, 0.0), (x0 + 0.8 / k, v)], c.filled()))
+        }))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()?;
+    let top = chart.y_range().end;
+    side_legend(area, chart.backend_coord(&(categories.len() as f64, top)), &series.iter().map(|(n, _)| n).collect::<Vec<_>>())?;
     let y0 = chart.y_range().start;
     category_labels(area, &chart, categories, y0)
 }
@@ -197,18 +207,7 @@ fn stacked<DB: DrawingBackend>(
             .collect();
         chart.draw_series(rects)?;
     }
-    // The bars fill the plot to 100%: the legend goes in the right margin, drawn here.
-    let (right, top) = chart.backend_coord(&(categories.len() as f64, 100.0));
-    let (ox, oy) = area.get_base_pixel();
-    for (j, (name, _)) in parts.iter().enumerate() {
-        let (x, y) = (right - ox + 16, top - oy + 8 + 20 * j as i32);
-        area.draw(&Rectangle::new([(x, y - 6), (x + 12, y + 6)], color(j).filled()))?;
-        area.draw(&Text::new(
-            name.clone(),
-            (x + 18, y),
-            TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
-        ))?;
-    }
+    side_legend(area, chart.backend_coord(&(categories.len() as f64, 100.0)), &parts.iter().map(|(n, _)| n).collect::<Vec<_>>())?;
     category_labels(area, &chart, categories, 0.0)
 }
 
