@@ -89,3 +89,43 @@ fn exp_report_names_what_is_not_computed_yet() {
         out.stderr
     );
 }
+
+#[test]
+fn a_corpus_card_from_the_stored_lineage() {
+    let data = root().join("data");
+    let data = data.to_str().expect("UTF-8 path");
+    let d = Dir::new();
+    d.write(
+        "card.med",
+        format!(
+            r#"experiment "card-e2e"
+tokenizer llmjp = sentencepiece("{data}/tokenizer/llm-jp-tokenizer-100k.ver3.0b1.model")
+source pmc = licence(jats("{data}/pmc-oa/*.nxml"), keep: ["CC0", "CC-BY"])
+source abstracts = jsonl("{data}/pubmedqa/pqal.jsonl", text: "abstract", id: "pmid", lang: en, licence: "MIT")
+corpus papers = {{ pmc, abstracts }} with {{
+  tokenizer: llmjp,
+  seed: 1,
+  content: {{ pmc: "paper full text", abstracts: "paper abstracts" }},
+}}
+report card = corpus_card([papers])
+"#
+        ),
+    );
+    let out = d.exp(&["run", "card.med"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let artifact = shown_artifact(d.path(), &d.exp(&["show", "card.med", "card"]).stdout);
+    let card = std::fs::read_to_string(artifact.join("card.md")).expect("card.md");
+    let identity = |name: &str| -> String {
+        let shown = d.exp(&["show", "card.med", name]).stdout;
+        shown.lines().find_map(|l| l.strip_prefix("identity ")).expect("an identity").to_string()
+    };
+    // The corpus, its composition, each member and the chain that made it.
+    assert!(card.contains(&format!("Identity `{}`", identity("papers"))), "{card}");
+    assert!(card.contains("| paper full text |") && card.contains("| abstracts | paper abstracts |"), "{card}");
+    // The licence filter with what it kept and dropped, and the reader below it with
+    // the files it read.
+    assert!(card.contains("**licence**(keep: [\"CC0\",\"CC-BY\"]) — dropped "), "{card}");
+    assert!(card.contains(&format!("identity `{}`", &identity("pmc")[..12])), "{card}");
+    assert!(card.contains("**jats**(") && card.contains("file `path/pone.0000217.nxml` blake3 `"), "{card}");
+    assert!(card.contains("licence: \"MIT\""), "{card}");
+}

@@ -173,7 +173,11 @@ fn bars<DB: DrawingBackend>(
         }))?;
     }
     let top = chart.y_range().end;
-    side_legend(area, chart.backend_coord(&(categories.len() as f64, top)), &series.iter().map(|(n, _)| n).collect::<Vec<_>>())?;
+    side_legend(
+        area,
+        chart.backend_coord(&(categories.len() as f64, top)),
+        &series.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+    )?;
     let y0 = chart.y_range().start;
     category_labels(area, &chart, categories, y0)
 }
@@ -207,7 +211,11 @@ fn stacked<DB: DrawingBackend>(
             .collect();
         chart.draw_series(rects)?;
     }
-    side_legend(area, chart.backend_coord(&(categories.len() as f64, 100.0)), &parts.iter().map(|(n, _)| n).collect::<Vec<_>>())?;
+    side_legend(
+        area,
+        chart.backend_coord(&(categories.len() as f64, 100.0)),
+        &parts.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+    )?;
     category_labels(area, &chart, categories, 0.0)
 }
 
