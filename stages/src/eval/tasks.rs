@@ -155,74 +155,45 @@ fn load(spec: &Value, data: &Path, root: &Path) -> Result<Task, StageError> {
     };
     let override_template = str_of("template").map(|p| root.join(p));
     let lang_en = str_of("lang").as_deref() == Some("en");
+    // A task with no few-shot pool of its own, no kappa and nothing excluded; the arms
+    // below add what theirs has.
+    let task = |id: String, category: Category, lang: Lang, template: &str, items: Items| -> Result<Task, StageError> {
+        Ok(Task {
+            id,
+            category,
+            lang,
+            template: Template::load(template, override_template.as_deref())?,
+            shots,
+            items,
+            pool: Vec::new(),
+            fixed_shots: false,
+            kappa: None,
+            excluded: Vec::new(),
+        })
+    };
     let jmed = |name: &str, category: Category, kappa: Option<KappaWeights>| -> Result<Task, StageError> {
         let (items, template) = match category {
             Category::Ner => (jmed_ner(data, name)?, "jmed_ner"),
             Category::Sts => (jmed_sts(data, name)?, "jmed_sts"),
             _ => (jmed_choice(data, name)?, "mcqa_ja"),
         };
-        Ok(Task {
-            id: name.to_string(),
-            category,
-            lang: Lang::Ja,
-            template: Template::load(template, override_template.as_deref())?,
-            shots,
-            items,
-            pool: Vec::new(),
-            fixed_shots: false,
-            kappa,
-            excluded: Vec::new(),
-        })
+        Ok(Task { kappa, ..task(name.to_string(), category, Lang::Ja, template, items)? })
     };
-    let shot_suffix = |base: &str| format!("{base}_{shots}shot");
     match kind {
         "igakuqa" => {
             let (items, pool, excluded) = igakuqa(data, &years, lang_en)?;
             let base = if lang_en { "igakuqa_en" } else { "igakuqa" };
-            Ok(Task {
-                id: shot_suffix(base),
-                category: Category::Mcqa,
-                lang: if lang_en { Lang::En } else { Lang::Ja },
-                template: Template::load(base, override_template.as_deref())?,
-                shots,
-                items,
-                pool,
-                fixed_shots: true,
-                kappa: None,
-                excluded,
-            })
+            let lang = if lang_en { Lang::En } else { Lang::Ja };
+            let t = task(format!("{base}_{shots}shot"), Category::Mcqa, lang, base, items)?;
+            Ok(Task { pool, fixed_shots: true, excluded, ..t })
         }
-        "jmmlu_med" => Ok(Task {
-            id: "jmmlu_med".into(),
-            category: Category::Mcqa,
-            lang: Lang::Ja,
-            template: Template::load("mcqa_ja", override_template.as_deref())?,
-            shots,
-            items: jmmlu(data)?,
-            pool: Vec::new(),
-            fixed_shots: false,
-            kappa: None,
-            excluded: Vec::new(),
-        }),
+        "jmmlu_med" => task("jmmlu_med".into(), Category::Mcqa, Lang::Ja, "mcqa_ja", jmmlu(data)?),
         "jmed_jmmlu" => {
-            let mut t = jmed("jmmlu_med", Category::Mcqa, Some(KappaWeights::None))?;
-            t.id = "jmed_jmmlu".into();
-            Ok(t)
+            Ok(Task { id: "jmed_jmmlu".into(), ..jmed("jmmlu_med", Category::Mcqa, Some(KappaWeights::None))? })
         }
         "pubmedqa" => {
             let (items, pool) = pubmedqa(data)?;
-            Ok(Task {
-                id: "pubmedqa".into(),
-                category: Category::Mcqa,
-                lang: Lang::En,
-                template: Template::load("pubmedqa", override_template.as_deref())?,
-                shots,
-                items,
-                pool,
-                fixed_shots: false,
-                kappa: None,
-                excluded: Vec::new(),
-            })
+            Ok(Task { pool, ..task("pubmedqa".into(), Category::Mcqa, Lang::En, "pubmedqa", items)? })
         }
         "crade" => jmed("crade", Category::Dc, Some(KappaWeights::Linear)),
         "rrtnm" => jmed("rrtnm", Category::Dc, Some(KappaWeights::None)),
@@ -233,18 +204,8 @@ fn load(spec: &Value, data: &Path, root: &Path) -> Result<Task, StageError> {
             let direction = str_of("direction").unwrap_or_else(|| "en-ja".into());
             let to_ja = direction == "en-ja";
             let (items, pool) = ejmmt(data, &years, to_ja)?;
-            Ok(Task {
-                id: format!("ejmmt_{direction}"),
-                category: Category::Mt,
-                lang: if to_ja { Lang::Ja } else { Lang::En },
-                template: Template::load(if to_ja { "mt_en_ja" } else { "mt_ja_en" }, override_template.as_deref())?,
-                shots,
-                items,
-                pool,
-                fixed_shots: false,
-                kappa: None,
-                excluded: Vec::new(),
-            })
+            let (lang, template) = if to_ja { (Lang::Ja, "mt_en_ja") } else { (Lang::En, "mt_ja_en") };
+            Ok(Task { pool, ..task(format!("ejmmt_{direction}"), Category::Mt, lang, template, items)? })
         }
         other => Err(StageError::Param(format!("unknown task `{other}`"))),
     }

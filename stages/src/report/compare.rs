@@ -237,14 +237,20 @@ fn shots_table(evals: &[Evaluated]) -> Table {
     Table { header, rows: if names.is_empty() { Vec::new() } else { rows } }
 }
 
-/// Tokens of each corpus by language or content type, with shares.
-fn composition_table(corpora: &[(String, Json)], key: &str) -> Table {
+/// The languages (or content types) any of the corpora has, sorted.
+fn composition_parts(corpora: &[(String, Json)], key: &str) -> Vec<String> {
     let mut parts: Vec<String> = corpora
         .iter()
         .flat_map(|(_, c)| c["total"][key].as_object().into_iter().flat_map(|m| m.keys().cloned()))
         .collect();
     parts.sort();
     parts.dedup();
+    parts
+}
+
+/// Tokens of each corpus by language or content type, with shares.
+fn composition_table(corpora: &[(String, Json)], key: &str) -> Table {
+    let parts = composition_parts(corpora, key);
     let mut header = vec![key.trim_start_matches("by_").to_string()];
     header.extend(corpora.iter().map(|(n, _)| n.clone()));
     let rows = parts
@@ -292,12 +298,7 @@ fn shots_chart(evals: &[Evaluated]) -> Chart {
 }
 
 fn composition_chart(corpora: &[(String, Json)], key: &str) -> Chart {
-    let mut parts: Vec<String> = corpora
-        .iter()
-        .flat_map(|(_, c)| c["total"][key].as_object().into_iter().flat_map(|m| m.keys().cloned()))
-        .collect();
-    parts.sort();
-    parts.dedup();
+    let parts = composition_parts(corpora, key);
     Chart::Stacked {
         categories: corpora.iter().map(|(n, _)| n.clone()).collect(),
         parts: parts
