@@ -227,17 +227,6 @@ fn read(path: &Path) -> Result<String, StageError> {
     std::fs::read_to_string(path).map_err(StageError::io(path))
 }
 
-fn files(pattern: &Path) -> Result<Vec<PathBuf>, StageError> {
-    let shown = pattern.display().to_string();
-    let mut out: Vec<PathBuf> =
-        glob::glob(&shown).map_err(|e| StageError::Param(format!("{shown}: {e}")))?.filter_map(Result::ok).collect();
-    out.sort();
-    if out.is_empty() {
-        return Err(StageError::Param(format!("no benchmark file matches `{shown}`")));
-    }
-    Ok(out)
-}
-
 fn relative(data: &Path, file: &Path) -> String {
     file.strip_prefix(data).unwrap_or(file).display().to_string()
 }
@@ -371,7 +360,7 @@ fn igakuqa(data: &Path, years: &[String], en: bool) -> Result<Loaded, StageError
     let mut pool = Vec::new();
     let mut excluded = Vec::new();
     let mut seen_years = Vec::new();
-    for path in files(&data.join("igakuqa/*/*-[A-Z].jsonl"))? {
+    for path in crate::files::expand(data, "igakuqa/*/*-[A-Z].jsonl")? {
         let year = path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or_default().to_string();
         let group = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
         let file = relative(data, &path);
@@ -489,7 +478,7 @@ fn field<'a>(row: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 fn jmmlu(data: &Path) -> Result<Items, StageError> {
     let mut items = Vec::new();
-    for path in files(&data.join("jmmlu/*.csv"))? {
+    for path in crate::files::expand(data, "jmmlu/*.csv")? {
         let file = relative(data, &path);
         let subject = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
         for (n, row) in csv_rows(&path, false)?.into_iter().enumerate() {
@@ -717,7 +706,7 @@ fn pubmedqa(data: &Path) -> Result<ItemsAndPool, StageError> {
 fn ejmmt(data: &Path, years: &[String], to_ja: bool) -> Result<ItemsAndPool, StageError> {
     let mut items = Vec::new();
     let mut pool = Vec::new();
-    for path in files(&data.join("igakuqa/*/*-[A-Z].jsonl"))? {
+    for path in crate::files::expand(data, "igakuqa/*/*-[A-Z].jsonl")? {
         let year = path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or_default().to_string();
         let file = relative(data, &path);
         let group = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
