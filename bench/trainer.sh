@@ -11,6 +11,8 @@ cargo build --release -q -p exp-trainer --example train_bench
 echo "# tiny preset, ${micro} × ${seq} tokens per step, ${steps} steps (first one not timed)"
 printf 'trainer\ttokens/s\n'
 ./target/release/examples/train_bench "$steps" "$micro" "$seq"
+# Two micro-batches per step computed side by side (twice the work per step).
+./target/release/examples/train_bench "$steps" "$micro" "$seq" 2
 for threads in 1 2; do
   python3 bench/trainer.py "$steps" "$micro" "$seq" "$threads" 2>/dev/null
 done

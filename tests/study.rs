@@ -1,7 +1,7 @@
 //! The corpus-expansion study at toy scale: the three corpora built by the binary from
 //! the bundled data, and an ablation that reruns only its branch.
 
-use crate::util::{plan_state, root, Dir};
+use crate::util::{exp_with_env, plan_state, root, Dir};
 
 fn shares(stdout: &str) -> std::collections::BTreeMap<String, f64> {
     stdout
@@ -50,4 +50,47 @@ fn the_three_corpora_and_an_ablation() {
         "{}",
         plan.stdout
     );
+}
+
+/// Issue 7: the paper's scale is checked and planned without running, and the plan says
+/// where each node would run and what this machine lacks for it.
+#[test]
+fn the_full_scale_study_is_planned_with_where_each_node_runs() {
+    let d = Dir::new();
+    let store = d.path().join("store");
+    let study = root().join("experiments/corpus-expansion.med");
+    let args = ["plan", "--store", store.to_str().expect("UTF-8"), study.to_str().expect("UTF-8")];
+    // No GPU visible, whatever the machine running the test has.
+    let plan = exp_with_env(d.path(), &args, &[("CUDA_VISIBLE_DEVICES", "")]);
+    assert_eq!(plan.status, 0, "{}", plan.stderr);
+    let out = &plan.stdout;
+    assert!(out.contains("this machine: ") && out.contains(", 0 GPUs;"), "{out}");
+    let line = |name: &str| {
+        out.lines().find(|l| l.split_whitespace().nth(1) == Some(name)).unwrap_or_else(|| panic!("{name} in {out}"))
+    };
+    // The real corpora are absent: their readers are blocked, and so is all that follows.
+    for name in ["pmc_en.input", "en_dominant", "tokens_enja_hybrid", "cpt_en_dominant", "expansion"] {
+        assert_eq!(plan_state(out, name), "blocked", "{name}");
+    }
+    assert!(line("pmc_en.input").contains("matches no file"), "{out}");
+    // Corpus stages on CPU slots; training and evaluation of the 8x13B on a GPU.
+    for (name, device) in [("en_dominant", "cpu"), ("tokens_en_dominant", "cpu"), ("cpt_enja_balance", "gpu")] {
+        assert_eq!(line(name).split_whitespace().nth(4), Some(device), "{}", line(name));
+    }
+    for name in ["sft_enja_hybrid", "eval_base"] {
+        assert_eq!(line(name).split_whitespace().nth(4), Some("gpu"), "{}", line(name));
+    }
+    // The CPT nodes carry Table 1's layout: TP 2 × PP 4 × CP 1 × EP 4 needs at least 32 GPUs.
+    let detail = out
+        .lines()
+        .skip_while(|l| l.split_whitespace().nth(1) != Some("cpt_en_dominant"))
+        .nth(1)
+        .expect("a placement line under the CPT node");
+    assert!(detail.contains("tp 2 × pp 4 × cp 1 × ep 4 (≥ 32 GPUs)"), "{detail}");
+    assert!(detail.contains("needs 1 GPU, this machine has 0"), "{detail}");
+    // The toy profile of the same file runs everything on the CPU.
+    let toy = exp_with_env(d.path(), &[&args[..3], &["--profile", "toy"], &args[3..]].concat(), &[]);
+    assert_eq!(toy.status, 0, "{}", toy.stderr);
+    assert!(!toy.stdout.contains(" gpu "), "{}", toy.stdout);
+    assert!(toy.stdout.contains("0 blocked"), "{}", toy.stdout);
 }

@@ -16,10 +16,16 @@ pub struct Output {
 
 /// Runs `exp` with `args` in `dir`, with colour off unless asked for.
 pub fn exp(dir: &Path, args: &[&str]) -> Output {
+    exp_with_env(dir, args, &[])
+}
+
+/// [`exp`] with extra environment variables.
+pub fn exp_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_exp"))
         .args(args)
         .current_dir(dir)
         .env_remove("NO_COLOR")
+        .envs(env.iter().copied())
         .output()
         .expect("the exp binary runs");
     Output {

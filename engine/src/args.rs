@@ -124,7 +124,13 @@ pub enum Command {
     /// bytes changed. The comparison is with the store's record of this experiment's last
     /// run, or with another experiment file given by --against.
     ///
+    /// Each node to compute also says where it would run: on a CPU slot or a GPU of this
+    /// machine (the local executor), with the Megatron-LM layout a trainer declares for
+    /// cluster scale, and what this machine lacks for it (no GPU, a build without `cuda`).
+    /// Nodes whose data is absent are `blocked`, so a full-scale file plans on a laptop.
+    ///
     /// Example: exp plan experiments/first-run.med
+    /// Example: exp plan experiments/corpus-expansion.med   (the paper's scale)
     Plan {
         /// The `.med` file.
         file: PathBuf,
@@ -137,8 +143,9 @@ pub enum Command {
     },
     /// Run an experiment: compute every node the store does not hold yet.
     ///
-    /// Independent nodes run side by side within -j CPU slots, with live progress. Ctrl-C
-    /// cancels the running stages and leaves the store consistent; the next run resumes.
+    /// Independent nodes run side by side within -j CPU slots (and one per GPU), with live
+    /// progress. Ctrl-C cancels the running stages and leaves the store consistent; the
+    /// next run resumes.
     /// A failing node stops its dependents; with --keep-going the rest go on. Exits with
     /// 1 if a node failed, 130 if interrupted.
     ///

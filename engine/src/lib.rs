@@ -1,13 +1,15 @@
 //! The engine of `exp`: from a checked experiment to artifacts in a content-addressed
 //! store. [`resolve`] gives every node of a lowered graph its identity (its kind, version,
 //! parameters, inputs' identities and the bytes of the files it reads); [`store`] keeps
-//! artifacts by identity with a SQLite [`index`]; [`plan`] says what would run and why;
+//! artifacts by identity with a SQLite [`index`]; [`plan`] says what would run and why,
+//! [`placement`] where;
 //! [`run`] executes a plan with a tokio scheduler.
 
 pub mod fingerprint;
 pub mod identity;
 pub mod index;
 pub mod lock;
+pub mod placement;
 pub mod plan;
 pub mod progress;
 pub mod resolve;

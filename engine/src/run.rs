@@ -1,15 +1,17 @@
 //! Running a plan: a tokio scheduler starts every node whose inputs are ready, side by
-//! side while their CPU needs fit in `-j` slots. Each node runs on a blocking thread: it
-//! takes the node's lock, checks the store again (another run may have just made it),
-//! runs the stage into a temporary folder and publishes it. A failing node stops its
-//! dependents (and, without `--keep-going`, the launch of anything new); Ctrl-C cancels
-//! running stages, whose temporary folders are removed, so the store stays consistent.
+//! side while their CPU needs fit in `-j` slots and their GPU needs in the machine's GPUs
+//! (`placement.rs`). Each node runs on a blocking thread: it takes the node's lock, checks
+//! the store again (another run may have just made it), runs the stage into a temporary
+//! folder and publishes it. A failing node stops its dependents (and, without
+//! `--keep-going`, the launch of anything new); Ctrl-C cancels running stages, whose
+//! temporary folders are removed, so the store stays consistent.
 
+use crate::placement::Machine;
 use crate::plan::{record, Decision, Step};
 use crate::progress::Progress;
 use crate::resolve::Resolved;
 use crate::store::{Manifest, Store, ARTIFACT, LOG};
-use exp_stages::{Context, InputArtifact, Reporter, StageError};
+use exp_stages::{Context, InputArtifact, Reporter, Resources, StageError};
 use indicatif::ProgressBar;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -125,15 +127,22 @@ async fn schedule(
     let jobs = options.jobs.max(1);
     let progress = Arc::new(Progress::new(wanted.iter().filter(|w| **w).count() as u64));
     let cancel = Arc::new(AtomicBool::new(false));
-    let need = |i: usize| -> usize {
-        crate::stages::implementation(&resolved.nodes[i].kind)
-            .map_or(1, |s| s.resources(&resolved.nodes[i].params).cpus)
-            .clamp(1, jobs)
+    // CPU slots (-j) and GPU slots: one GPU node per GPU, and one at a time where none is
+    // seen (it fails there with its own message rather than waiting forever).
+    let gpus = Machine::detect().gpus.max(1);
+    let need = |i: usize| -> Slots {
+        let r = crate::stages::implementation(&resolved.nodes[i].kind)
+            .map_or_else(Resources::default, |s| s.resources(&resolved.nodes[i].params));
+        Slots { cpus: r.cpus.clamp(1, jobs), gpus: r.gpus.min(gpus) }
     };
+    // Ready nodes start longest chain first, so the long CPT → SFT → evaluation branches
+    // begin as soon as their data exists rather than after every short node.
+    let height = heights(&resolved);
+    let mut holding: BTreeMap<usize, Slots> = BTreeMap::new();
     let mut pending: Vec<usize> =
         (0..n).map(|i| resolved.nodes[i].inputs.iter().filter(|inp| wanted[inp.node]).count()).collect();
     let mut ready: BTreeSet<usize> = (0..n).filter(|&i| wanted[i] && pending[i] == 0).collect();
-    let mut free = jobs;
+    let mut free = Slots { cpus: jobs, gpus };
     let mut stopping = false;
     let mut summary = Summary::default();
     let mut tasks = tokio::task::JoinSet::new();
@@ -142,7 +151,10 @@ async fn schedule(
 
     loop {
         while !stopping {
-            let Some(&i) = ready.iter().find(|&&i| need(i) <= free) else { break };
+            let Some(&i) = ready.iter().filter(|&&i| need(i).fit(free)).max_by_key(|&&i| (height[i], usize::MAX - i))
+            else {
+                break;
+            };
             ready.remove(&i);
             if let Decision::Blocked(problem) = &steps[i].decision {
                 let name = resolved.nodes[i].name.clone();
@@ -152,7 +164,9 @@ async fn schedule(
                 stopping |= !options.keep_going;
                 continue;
             }
-            free -= need(i);
+            let taken = need(i).within(free);
+            free = free.minus(taken);
+            holding.insert(i, taken);
             let bar = progress.node(&resolved.nodes[i].name);
             let (resolved, store, cancel) = (resolved.clone(), store.clone(), cancel.clone());
             tasks.spawn_blocking(move || {
@@ -174,7 +188,7 @@ async fn schedule(
             }
             Some(joined) = tasks.join_next() => {
                 let (i, outcome, seconds, bar) = joined?;
-                free += need(i);
+                free = free.plus(holding.remove(&i).expect("a finished node held its slots"));
                 let node = &resolved.nodes[i];
                 let index = store.index();
                 match outcome {
@@ -215,6 +229,43 @@ async fn schedule(
     }
     progress.done();
     Ok(summary)
+}
+
+/// Slots of the local machine a node holds while it runs.
+#[derive(Clone, Copy, Debug)]
+struct Slots {
+    cpus: usize,
+    gpus: usize,
+}
+
+impl Slots {
+    /// A node starts once one CPU slot and all its GPUs are free: a multi-threaded stage
+    /// asking more CPUs than are free takes what is free (its threads share the cores)
+    /// rather than idle the machine until every slot is.
+    fn fit(self, free: Slots) -> bool {
+        free.cpus >= 1 && self.gpus <= free.gpus
+    }
+    fn within(self, free: Slots) -> Slots {
+        Slots { cpus: self.cpus.min(free.cpus), gpus: self.gpus }
+    }
+    fn minus(self, used: Slots) -> Slots {
+        Slots { cpus: self.cpus - used.cpus, gpus: self.gpus - used.gpus }
+    }
+    fn plus(self, freed: Slots) -> Slots {
+        Slots { cpus: self.cpus + freed.cpus, gpus: self.gpus + freed.gpus }
+    }
+}
+
+/// The longest chain of nodes from each node to the end of the graph (itself included).
+fn heights(resolved: &Resolved) -> Vec<usize> {
+    let mut height = vec![1; resolved.nodes.len()];
+    // Inputs come before their users, so walking backwards sees every user first.
+    for i in (0..resolved.nodes.len()).rev() {
+        for inp in &resolved.nodes[i].inputs {
+            height[inp.node] = height[inp.node].max(height[i] + 1);
+        }
+    }
+    height
 }
 
 /// After node `i` is available, its dependents wait for one input less.

@@ -1,6 +1,7 @@
 //! `exp plan`: what would run, and why.
 
 use super::experiment::{canonical, load, open, short};
+use exp_engine::placement::{place, Machine};
 use exp_engine::plan::{plan, record, Decision, Step};
 use exp_engine::resolve::Resolved;
 use exp_engine::store::Store;
@@ -47,8 +48,10 @@ pub fn make_plan(
 pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store) {
     let width = resolved.nodes.iter().map(|n| n.name.len()).max().unwrap_or(0).min(40);
     let kind_width = resolved.nodes.iter().map(|n| n.kind.len()).max().unwrap_or(0);
+    let machine = Machine::detect();
     println!("plan of `{}` ({}), store {}", resolved.experiment, resolved.file.display(), store.root.display());
-    let (mut run, mut cached, mut blocked) = (0, 0, 0);
+    println!("this machine: {}", machine.describe());
+    let (mut run, mut cached, mut blocked, mut on_gpu) = (0, 0, 0, 0);
     for step in steps {
         let n = &resolved.nodes[step.node];
         let (word, why) = match &step.decision {
@@ -65,7 +68,22 @@ pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store) {
                 ("blocked", problem.clone())
             }
         };
-        println!("  {word} {:<width$}  {:<kind_width$}  {}  {why}", n.name, n.kind, short(&n.identity));
+        // Where a node would run matters only for what is not cached.
+        let placement = (step.decision != Decision::Cached).then(|| place(n, &machine));
+        let device = match &placement {
+            None => "",
+            Some(p) if p.resources.gpus > 0 => "gpu",
+            Some(_) => "cpu",
+        };
+        on_gpu += usize::from(device == "gpu");
+        println!("  {word} {:<width$}  {:<kind_width$}  {}  {device:<3}  {why}", n.name, n.kind, short(&n.identity));
+        if let Some(p) = placement.filter(|p| p.resources.gpus > 0 || p.layout.is_some() || !p.unmet.is_empty()) {
+            let lacks = if p.unmet.is_empty() { String::new() } else { format!("; here: {}", p.unmet.join(", ")) };
+            println!("  {:7} {:<width$}  ↳ {}{lacks}", "", "", p.describe());
+        }
     }
     println!("{run} to run, {cached} cached, {blocked} blocked");
+    if on_gpu > 0 {
+        println!("{on_gpu} of the nodes to compute need a GPU (one at a time per GPU); the rest run on CPU slots (-j)");
+    }
 }

@@ -1,7 +1,8 @@
 //! Training throughput of the CPU trainer on the tiny preset, for `bench/trainer.sh`:
-//! `cargo run --release -p exp-trainer --example train_bench -- [steps] [micro_batch] [seq]`.
-//! Random tokens, the LLM-jp vocabulary size, one micro-batch per step (the same work
-//! `bench/trainer.py` gives PyTorch); prints the mean tokens/s of the steps after the first.
+//! `cargo run --release -p exp-trainer --example train_bench -- [steps] [micro_batch] [seq] [workers]`.
+//! Random tokens, the LLM-jp vocabulary size, one micro-batch per worker and step (with one
+//! worker, the same work `bench/trainer.py` gives PyTorch); prints the mean tokens/s of
+//! the steps after the first.
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -25,15 +26,16 @@ impl exp_stages::Reporter for Quiet {
 
 fn main() {
     let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-    let (steps, micro, seq) = (arg(1, 6), arg(2, 2), arg(3, 256));
+    let (steps, micro, seq, workers) = (arg(1, 6), arg(2, 2), arg(3, 256), arg(4, 1).max(1));
     let config = MixtralConfig::tiny(99_574);
     let dir = tempfile::tempdir().expect("a temporary folder");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut writer = Writer::create(&dir.path().join("shard_00000"), Dtype::I32).expect("a shard");
-    let tokens: Vec<u32> = (0..(steps * micro * seq + 1) as u32).map(|_| rng.random_range(0..99_574)).collect();
+    let tokens: Vec<u32> =
+        (0..(steps * micro * workers * seq + 1) as u32).map(|_| rng.random_range(0..99_574)).collect();
     writer.add(&tokens).expect("written");
     writer.finish().expect("finished");
-    let data = Pretraining::open(dir.path(), seq, micro, None, 0).expect("data");
+    let data = Pretraining::open(dir.path(), seq, micro * workers, None, 0).expect("data");
     let hyper = Hyper {
         schedule: Schedule {
             peak: 1e-3,
@@ -50,11 +52,14 @@ fn main() {
         aux_loss: 0.01,
         checkpoint_every: 0,
         peak_flops: 1.0,
+        workers,
     };
     type B = Autodiff<NdArray<f32>>;
     let model: Mixtral<B> = Mixtral::new(&config, Init::Random(&mut Init::seeded(0)), &Default::default());
     let (_, history) = train(model, &config, &hyper, &data, None, &Quiet, &AtomicBool::new(false)).expect("trains");
     let timed = &history[1..];
     let mean = timed.iter().map(|m| m.tokens_per_s).sum::<f64>() / timed.len() as f64;
-    println!("exp-trainer (burn 0.21.0, ndarray, 1 thread)\t{mean:.0}");
+    let threads =
+        if workers == 1 { "1 thread".to_string() } else { format!("{workers} micro-batches on {workers} threads") };
+    println!("exp-trainer (burn 0.21.0, ndarray, {threads})\t{mean:.0}");
 }

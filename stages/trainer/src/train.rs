@@ -34,6 +34,9 @@ pub struct Hyper {
     pub checkpoint_every: u64,
     /// Peak FLOP/s of the device, for the model-FLOPs utilisation.
     pub peak_flops: f64,
+    /// Threads computing a step's micro-batches side by side (CPU). Their gradients are
+    /// summed in micro-batch order, so any number gives the same bits as one.
+    pub workers: usize,
 }
 
 /// One step's measurements, as stored with the node.
@@ -149,23 +152,15 @@ pub fn train<B: AutodiffBackend>(
         let mut accumulator = GradientsAccumulator::<Mixtral<B>>::new();
         let (mut ce_sum, mut aux_sum, mut flops, mut tokens) = (0.0, 0.0, 0.0, 0usize);
         let mut counts = vec![0u64; config.num_local_experts];
-        for micro in micros {
-            let (inputs, targets, mask, seq) = tensors::<B>(micro, &device);
-            let (logits, routing) = model.forward_flat(config, inputs);
-            for r in &routing {
-                for (c, n) in counts.iter_mut().zip(&r.counts) {
-                    *c += n;
-                }
+        for m in micro_steps(&model, config, hyper, &micros, &device, scale) {
+            accumulator.accumulate(&model, m.grads);
+            for (c, n) in counts.iter_mut().zip(&m.counts) {
+                *c += n;
             }
-            let ce = cross_entropy(logits, targets, mask);
-            let aux = load_balancing_loss(&routing);
-            let loss = (ce.clone() + aux.clone().mul_scalar(hyper.aux_loss)).mul_scalar(scale);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            accumulator.accumulate(&model, grads);
-            ce_sum += ce.into_scalar().elem::<f64>() * scale;
-            aux_sum += aux.into_scalar().elem::<f64>() * scale;
-            tokens += micro.len() * seq;
-            flops += seq_flops(micro.len() * seq, seq);
+            ce_sum += m.ce * scale;
+            aux_sum += m.aux * scale;
+            tokens += m.tokens;
+            flops += seq_flops(m.tokens, m.seq);
         }
         let number = step + 1;
         if !ce_sum.is_finite() {
@@ -202,6 +197,98 @@ pub fn train<B: AutodiffBackend>(
         }
     }
     Ok((model, history))
+}
+
+/// What one micro-batch gives: its gradients (already scaled to the global batch), its
+/// unscaled losses and what the router did.
+struct Micro {
+    grads: GradientsParams,
+    ce: f64,
+    aux: f64,
+    counts: Vec<u64>,
+    tokens: usize,
+    seq: usize,
+}
+
+fn micro_step<B: AutodiffBackend>(
+    model: &Mixtral<B>,
+    config: &MixtralConfig,
+    hyper: &Hyper,
+    micro: &[Sequence],
+    device: &B::Device,
+    scale: f64,
+) -> Micro {
+    let (inputs, targets, mask, seq) = tensors::<B>(micro, device);
+    let (logits, routing) = model.forward_flat(config, inputs);
+    let mut counts = vec![0u64; config.num_local_experts];
+    for r in &routing {
+        for (c, n) in counts.iter_mut().zip(&r.counts) {
+            *c += n;
+        }
+    }
+    let ce = cross_entropy(logits, targets, mask);
+    let aux = load_balancing_loss(&routing);
+    let loss = (ce.clone() + aux.clone().mul_scalar(hyper.aux_loss)).mul_scalar(scale);
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    Micro {
+        grads,
+        ce: ce.into_scalar().elem::<f64>(),
+        aux: aux.into_scalar().elem::<f64>(),
+        counts,
+        tokens: micro.len() * seq,
+        seq,
+    }
+}
+
+/// Every micro-batch of a step, in order. With several workers each takes every n-th
+/// micro-batch on its own thread, with its own replica of the model: the same parameters
+/// (same ids, so the gradients land on the same keys) as fresh autodiff leaves, so the
+/// threads' graphs never merge and never wait on each other's backward pass. Each
+/// micro-batch is computed exactly as on one thread, and the caller sums them in order.
+fn micro_steps<B: AutodiffBackend>(
+    model: &Mixtral<B>,
+    config: &MixtralConfig,
+    hyper: &Hyper,
+    micros: &[&[Sequence]],
+    device: &B::Device,
+    scale: f64,
+) -> Vec<Micro> {
+    let workers = hyper.workers.clamp(1, micros.len().max(1));
+    if workers == 1 {
+        return micros.iter().map(|m| micro_step(model, config, hyper, m, device, scale)).collect();
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let replica = model.clone().map(&mut FreshLeaves);
+                let device = device.clone();
+                scope.spawn(move || {
+                    micros
+                        .iter()
+                        .enumerate()
+                        .skip(w)
+                        .step_by(workers)
+                        .map(|(i, m)| (i, micro_step(&replica, config, hyper, m, &device, scale)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut done: Vec<(usize, Micro)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect();
+        done.sort_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, m)| m).collect()
+    })
+}
+
+/// Makes every parameter a new autodiff leaf with the same value and id.
+struct FreshLeaves;
+
+impl<B: AutodiffBackend> ModuleMapper<B> for FreshLeaves {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        param.map(|t| t.detach().require_grad())
+    }
 }
 
 /// Pads a micro-batch to its longest sequence: inputs `ids[..n-1]` as `[batch, seq]`,

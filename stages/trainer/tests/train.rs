@@ -65,6 +65,7 @@ fn hyper(peak: f64, steps: u64, checkpoint_every: u64) -> Hyper {
         aux_loss: 0.01,
         checkpoint_every,
         peak_flops: 1e11,
+        workers: 1,
     }
 }
 
@@ -122,6 +123,30 @@ fn loss_falls_on_bundled_text_with_the_llm_jp_tokenizer() {
 fn synthetic(dir: &Path, vocab: u32) {
     let docs: Vec<Vec<u32>> = (0..30u32).map(|d| (0..20u32).map(|t| (d * 7 + t * 3) % vocab).collect()).collect();
     write_shard(dir, &docs);
+}
+
+/// Micro-batches computed on several threads give the same bits as on one: each is
+/// computed alone and their gradients are summed in order.
+#[test]
+fn workers_change_nothing_but_the_speed() {
+    let dir = tempfile::tempdir().expect("test setup");
+    synthetic(dir.path(), 64);
+    let config = small(64);
+    let data = Pretraining::open(dir.path(), 16, 4, Some(4 * 16 * 5), 5).expect("test setup");
+    let steps = |micro_batch: usize, workers: usize| {
+        let hyper = Hyper { micro_batch, workers, ..hyper(1e-3, 5, 0) };
+        let (history, _) = run(&config, &hyper, &data, None, None);
+        let bits: Vec<[u64; 3]> = history
+            .expect("test setup")
+            .iter()
+            .map(|m| [m.loss.to_bits(), m.aux_loss.to_bits(), m.grad_norm.to_bits()])
+            .collect();
+        assert_eq!(bits.len(), 5);
+        bits
+    };
+    // Two micro-batches on two threads; four on three threads (one thread takes two).
+    assert_eq!(steps(2, 1), steps(2, 2));
+    assert_eq!(steps(1, 1), steps(1, 3));
 }
 
 #[test]

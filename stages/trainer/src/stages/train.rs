@@ -37,9 +37,23 @@ enum Warmup {
 const CPT_RECIPE: Recipe = Recipe { lr: (1.5e-4, 1.5e-5, Shape::Cosine), warmup: Warmup::Fraction(0.03) };
 const SFT_RECIPE: Recipe = Recipe { lr: (2e-6, 0.0, Shape::Cosine), warmup: Warmup::Steps(20) };
 
+fn on_gpu(params: &BTreeMap<String, Value>) -> bool {
+    params.get("device") == Some(&Value::Str("cuda".into()))
+}
+
+/// On the CPU, one worker per core computes micro-batches side by side (the result is
+/// the same for any number); on a GPU one thread feeds the device.
+fn workers(params: &BTreeMap<String, Value>) -> usize {
+    if on_gpu(params) {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    }
+}
+
 fn resources(params: &BTreeMap<String, Value>) -> Resources {
-    let gpu = params.get("device") == Some(&Value::Str("cuda".into()));
-    Resources { cpus: 1, memory_mb: 4096, gpus: usize::from(gpu) }
+    let gpu = on_gpu(params);
+    Resources { cpus: workers(params), memory_mb: 4096, gpus: usize::from(gpu) }
 }
 
 impl Stage for Cpt {
@@ -149,6 +163,7 @@ fn hyper(ctx: &Context, recipe: &Recipe, steps: u64) -> Hyper {
         aux_loss: float(ctx, "aux_loss", 0.01),
         checkpoint_every: ctx.int_param("checkpoint_every").unwrap_or(0) as u64,
         peak_flops: peak_flops(ctx.str_param("device").unwrap_or("cpu")),
+        workers: workers(ctx.params),
     }
 }
 
