@@ -171,7 +171,7 @@ async fn schedule(
             let (resolved, store, cancel) = (resolved.clone(), store.clone(), cancel.clone());
             tasks.spawn_blocking(move || {
                 let started = Instant::now();
-                let outcome = execute(&resolved, i, &store, &cancel, &bar, run_id)
+                let outcome = execute(&resolved, i, &store, &cancel, &bar, run_id, taken.cpus)
                     .unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
                 (i, outcome, started.elapsed().as_secs_f64(), bar)
             });
@@ -304,6 +304,7 @@ fn execute(
     cancel: &AtomicBool,
     bar: &ProgressBar,
     run_id: i64,
+    threads: usize,
 ) -> anyhow::Result<Outcome> {
     let node = &resolved.nodes[i];
     let stage = crate::stages::implementation(&node.kind)
@@ -343,6 +344,7 @@ fn execute(
         cache: &cache,
         reporter: &reporter,
         cancel,
+        threads,
     };
     bar.set_message("running");
     let started_at = crate::fingerprint::now_ns() / 1_000_000_000;

@@ -59,6 +59,9 @@ pub struct Context<'a> {
     pub cache: &'a Path,
     pub reporter: &'a dyn Reporter,
     pub cancel: &'a AtomicBool,
+    /// CPU slots the scheduler gave this node (at most what [`Stage::resources`] asked):
+    /// a stage that computes on several threads uses no more.
+    pub threads: usize,
 }
 
 impl Context<'_> {

@@ -104,11 +104,13 @@ fn main() {
     let config = MixtralConfig::tiny(tokenizer.vocab_size());
     type B = burn::backend::NdArray<f32>;
     let model: Mixtral<B> = Mixtral::new(&config, Init::Random(&mut Init::seeded(0)), &Default::default());
-    let mut local = Local::new(model, config, tokenizer, Default::default(), "tiny".into());
+    let mut local = Local::new(model.clone(), config.clone(), tokenizer.clone(), Default::default(), "tiny".into(), 1);
+    let mut local2 = Local::new(model, config, tokenizer, Default::default(), "tiny".into(), 2);
     println!("# {} MCQA items ({options} options): IgakuQA 2021 and CRADE, 0-shot", items.len());
     println!("provider\tper call\titems/s");
     println!("local (tiny, cpu)\t1 option\t{:.1}", measure(&mut local, &items, 0));
     println!("local (tiny, cpu)\t8 items\t{:.1}", measure(&mut local, &items, 8));
+    println!("local (tiny, cpu, 2 threads)\t8 items\t{:.1}", measure(&mut local2, &items, 8));
     let mut http = OpenAi::new(&stub(), "stub", None, Duration::from_secs(30));
     println!("openai (stub server)\t1 item\t{:.1}", measure(&mut http, &items, 1));
     println!("openai (stub server)\t8 items\t{:.1}", measure(&mut http, &items, 8));

@@ -6,7 +6,8 @@
 //! applied only to the positions that predict continuation tokens. The continuation's
 //! tokens are those the joined text has beyond the context's own tokens, as the JMedBench
 //! harness takes them. Generation is greedy with the key/value cache, one prompt at a
-//! time.
+//! time per thread. On the CPU the groups and prompts of one call are shared among the
+//! node's threads; every answer is computed as on one thread.
 
 use crate::config::MixtralConfig;
 use crate::model::{KvCache, Mixtral};
@@ -28,6 +29,9 @@ pub struct Local<B: Backend> {
     head: Tensor<B, 2>,
     /// What `describe` says (the model's folder).
     name: String,
+    /// Threads answering a call's requests side by side (CPU); each request is computed
+    /// exactly as on one thread.
+    threads: usize,
 }
 
 impl<B: Backend> Local<B> {
@@ -37,11 +41,32 @@ impl<B: Backend> Local<B> {
         tokenizer: SentencePiece,
         device: B::Device,
         name: String,
+        threads: usize,
     ) -> Self {
         let bos = tokenizer.id_of("<s>");
         let eos = tokenizer.id_of("</s>");
         let head = Tensor::from_data(model.lm_head.weight.val().transpose().into_data(), &device);
-        Local { model, config, tokenizer, device, bos, eos, head, name }
+        Local { model, config, tokenizer, device, bos, eos, head, name, threads: threads.max(1) }
+    }
+
+    /// `f` of every job, in order, on up to `self.threads` threads (each takes a
+    /// contiguous share).
+    fn in_parallel<J: Sync, R: Send>(&self, jobs: &[J], f: impl Fn(&J) -> R + Sync) -> Vec<R> {
+        let threads = self.threads.clamp(1, jobs.len().max(1));
+        if threads == 1 {
+            return jobs.iter().map(f).collect();
+        }
+        let f = &f;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .chunks(jobs.len().div_ceil(threads))
+                .map(|share| scope.spawn(move || share.iter().map(f).collect::<Vec<R>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        })
     }
 
     /// `<s>` then the text's tokens, keeping the last `room` when longer.
@@ -74,18 +99,18 @@ impl<B: Backend> Provider for Local<B> {
     fn likelihoods(&mut self, requests: &[Likelihood]) -> Vec<Result<Scored, String>> {
         // The options of one question share its prompt: consecutive requests with the
         // same context are one group, whose context runs once.
-        let mut out = Vec::with_capacity(requests.len());
+        let mut groups = Vec::new();
         let mut start = 0;
         while start < requests.len() {
             let end = start + requests[start..].iter().take_while(|r| r.context == requests[start].context).count();
-            out.extend(self.score_group(&requests[start..end]));
+            groups.push(&requests[start..end]);
             start = end;
         }
-        out
+        self.in_parallel(&groups, |group| self.score_group(group)).into_iter().flatten().collect()
     }
 
     fn generate(&mut self, requests: &[Generation]) -> Vec<Result<String, String>> {
-        requests.iter().map(|r| Ok(self.greedy(r))).collect()
+        self.in_parallel(requests, |r| Ok(self.greedy(r)))
     }
 }
 

@@ -47,7 +47,6 @@ fn reference(model: &Mixtral<B>, config: &MixtralConfig, sp: &SentencePiece, con
 #[test]
 fn batched_likelihoods_equal_a_full_forward_pass() {
     let (model, config, sp) = setup();
-    let mut local = Local::new(model.clone(), config.clone(), tokenizer(), Default::default(), "test".into());
     let q1 = "質問：強皮症腎の患者で認められるのはどれか。\nA. 大動脈瘤\nB. ネフローゼ症候群\n答え：";
     let q2 = "Abstract: Programmed cell death is regulated.\nQuestion: Do mitochondria play a role?\nAnswer:";
     let requests: Vec<Likelihood> =
@@ -55,7 +54,14 @@ fn batched_likelihoods_equal_a_full_forward_pass() {
             .iter()
             .map(|(c, o)| Likelihood { context: c.to_string(), continuation: o.to_string() })
             .collect();
-    let got = local.likelihoods(&requests);
+    let scored = |threads: usize| {
+        let mut local =
+            Local::new(model.clone(), config.clone(), tokenizer(), Default::default(), "test".into(), threads);
+        local.likelihoods(&requests)
+    };
+    let got = scored(1);
+    // The two prompts' groups on two threads: the same numbers, bit for bit.
+    assert_eq!(got, scored(2));
     for (r, g) in requests.iter().zip(got) {
         let g = g.expect("scored");
         let want = reference(&model, &config, &sp, &r.context, &r.continuation);
@@ -67,14 +73,19 @@ fn batched_likelihoods_equal_a_full_forward_pass() {
 #[test]
 fn greedy_generation_equals_the_models_own() {
     let (model, config, sp) = setup();
-    let mut local = Local::new(model.clone(), config.clone(), tokenizer(), Default::default(), "test".into());
-    let prompt = "翻訳（English => 日本語）：Chest pain. => ";
-    let out = local.generate(&[Generation { prompt: prompt.into(), max_tokens: 6, stop: vec![] }]);
-    let mut ids = vec![sp.id_of("<s>").expect("bos")];
-    ids.extend(sp.encode(prompt));
-    let mut tokens = model.greedy(&config, &ids, 6);
-    if let Some(end) = tokens.iter().position(|&t| Some(t) == sp.id_of("</s>")) {
-        tokens.truncate(end);
+    // Three prompts answered on two threads, each as the model's own greedy decoding.
+    let mut local = Local::new(model.clone(), config.clone(), tokenizer(), Default::default(), "test".into(), 2);
+    let prompts = ["翻訳（English => 日本語）：Chest pain. => ", "Question: fever?\nAnswer:", "病名："];
+    let requests: Vec<Generation> =
+        prompts.iter().map(|p| Generation { prompt: p.to_string(), max_tokens: 6, stop: vec![] }).collect();
+    let out = local.generate(&requests);
+    for (prompt, out) in prompts.iter().zip(&out) {
+        let mut ids = vec![sp.id_of("<s>").expect("bos")];
+        ids.extend(sp.encode(prompt));
+        let mut tokens = model.greedy(&config, &ids, 6);
+        if let Some(end) = tokens.iter().position(|&t| Some(t) == sp.id_of("</s>")) {
+            tokens.truncate(end);
+        }
+        assert_eq!(out.as_deref(), Ok(sp.decode(&tokens).as_str()), "{prompt}");
     }
-    assert_eq!(out[0].as_deref(), Ok(sp.decode(&tokens).as_str()));
 }

@@ -28,9 +28,14 @@ impl Stage for Jmedbench {
         &JMEDBENCH
     }
 
+    /// Our model on the CPU answers on every core it is given; on a GPU, or through a
+    /// server, one thread does.
     fn resources(&self, params: &BTreeMap<String, Value>) -> Resources {
-        let gpu = matches!(params.get("provider"), Some(Value::Map(m)) if m.get("device") == Some(&Value::Str("cuda".into())));
-        Resources { cpus: 1, memory_mb: 2048, gpus: usize::from(gpu) }
+        let provider = params.get("provider");
+        let gpu = matches!(provider, Some(Value::Map(m)) if m.get("device") == Some(&Value::Str("cuda".into())));
+        let served = matches!(provider, Some(Value::Map(m)) if m.get("type") == Some(&Value::Str("openai".into())));
+        let cpus = if gpu || served { 1 } else { std::thread::available_parallelism().map_or(1, usize::from) };
+        Resources { cpus, memory_mb: 2048, gpus: usize::from(gpu) }
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
@@ -102,7 +107,7 @@ impl Stage for Jmedbench {
                     Some(Value::Str(d)) if d == "cuda" => local_cuda(ctx, &run),
                     _ => {
                         type B = burn::backend::NdArray<f32>;
-                        run(&mut local::<B>(ctx, Default::default())?)
+                        run(&mut local::<B>(ctx, Default::default(), ctx.threads)?)
                     }
                 }
             }
@@ -114,7 +119,7 @@ impl Stage for Jmedbench {
 fn local_cuda(ctx: &Context, run: &dyn Fn(&mut dyn Provider) -> Result<(), StageError>) -> Result<(), StageError> {
     super::device::cuda_available()?;
     type B = burn::backend::Cuda<f32, i32>;
-    run(&mut local::<B>(ctx, burn::backend::cuda::CudaDevice::new(0))?)
+    run(&mut local::<B>(ctx, burn::backend::cuda::CudaDevice::new(0), 1)?)
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -125,7 +130,7 @@ fn local_cuda(_: &Context, _: &dyn Fn(&mut dyn Provider) -> Result<(), StageErro
 }
 
 /// Our model from the `model` input, with the `tokenizer` input.
-fn local<B: Backend>(ctx: &Context, device: B::Device) -> Result<Local<B>, StageError> {
+fn local<B: Backend>(ctx: &Context, device: B::Device, threads: usize) -> Result<Local<B>, StageError> {
     let input = |role: &str| {
         ctx.inputs_for(role).next().map(|i| i.dir.clone()).ok_or_else(|| {
             StageError::Param(format!("evaluating our own model needs `{role}:` (or give `provider: openai(...)`)"))
@@ -141,7 +146,7 @@ fn local<B: Backend>(ctx: &Context, device: B::Device) -> Result<Local<B>, Stage
             config.vocab_size
         )));
     }
-    Ok(Local::new(model, config, tokenizer, device, dir.display().to_string()))
+    Ok(Local::new(model, config, tokenizer, device, dir.display().to_string(), threads))
 }
 
 /// The IPA dictionary sources in the data folder (`ipadic/*.tar.xz`).

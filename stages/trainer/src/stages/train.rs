@@ -41,19 +41,13 @@ fn on_gpu(params: &BTreeMap<String, Value>) -> bool {
     params.get("device") == Some(&Value::Str("cuda".into()))
 }
 
-/// On the CPU, one worker per core computes micro-batches side by side (the result is
-/// the same for any number); on a GPU one thread feeds the device.
-fn workers(params: &BTreeMap<String, Value>) -> usize {
-    if on_gpu(params) {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, usize::from)
-    }
-}
-
+/// On the CPU the trainer asks for every core: one worker per granted core computes
+/// micro-batches side by side (the result is the same for any number). On a GPU one
+/// thread feeds the device.
 fn resources(params: &BTreeMap<String, Value>) -> Resources {
     let gpu = on_gpu(params);
-    Resources { cpus: workers(params), memory_mb: 4096, gpus: usize::from(gpu) }
+    let cpus = if gpu { 1 } else { std::thread::available_parallelism().map_or(1, usize::from) };
+    Resources { cpus, memory_mb: 4096, gpus: usize::from(gpu) }
 }
 
 impl Stage for Cpt {
@@ -163,7 +157,7 @@ fn hyper(ctx: &Context, recipe: &Recipe, steps: u64) -> Hyper {
         aux_loss: float(ctx, "aux_loss", 0.01),
         checkpoint_every: ctx.int_param("checkpoint_every").unwrap_or(0) as u64,
         peak_flops: peak_flops(ctx.str_param("device").unwrap_or("cpu")),
-        workers: workers(ctx.params),
+        workers: if on_gpu(ctx.params) { 1 } else { ctx.threads.max(1) },
     }
 }
 
