@@ -121,6 +121,23 @@ fn missing_data_and_unimplemented_stages_are_blocked_not_crashed() {
     assert!(study.stdout.contains("blocked"), "{}", study.stdout);
 }
 
+/// `gc --keep FILE --profile P` keeps that profile's graph, not the default one's.
+#[test]
+fn gc_keeps_the_graph_of_the_profile_asked_for() {
+    let d = Dir::new();
+    study(&d, 1);
+    d.write(
+        "prof.med",
+        "experiment \"prof\"\nlet seed = 1\nprofile other {\n  let seed = 9\n}\nsource en = jsonl(\"data/en.jsonl\", text: \"body\", id: \"id\", lang: en)\ncorpus mixed = { en } with { seed: seed }\n",
+    );
+    assert_eq!(d.exp(&["run", "--profile", "other", "prof.med"]).status, 0);
+    // The default profile's `mixed` (seed 1) was never made: keeping it frees the seed-9 one.
+    let default = d.exp(&["gc", "--store", ".exp", "--keep", "prof.med", "--dry-run"]);
+    assert!(default.stdout.contains("would remove 1 artifact(s)"), "{}", default.stdout);
+    let other = d.exp(&["gc", "--store", ".exp", "--keep", "prof.med", "--profile", "other", "--dry-run"]);
+    assert!(other.stdout.contains("would remove 0 artifact(s)"), "{}", other.stdout);
+}
+
 #[test]
 fn show_log_graph_gc_and_verify() {
     let d = Dir::new();

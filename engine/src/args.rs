@@ -229,14 +229,17 @@ pub enum Command {
     /// Remove stored artifacts that no kept experiment reaches, and report the bytes freed.
     ///
     /// Kept by default: the last recorded state of every experiment run with this store.
-    /// With --keep, only the current graphs of the given files.
+    /// With --keep, only the current graphs of the given files (in --profile's values).
     ///
-    /// Example: exp gc --keep experiments/corpus-expansion.med --dry-run
+    /// Example: exp gc --keep experiments/corpus-expansion.med --profile toy --dry-run
     Gc {
         /// Keep what this experiment reaches (repeat for several; default: every
         /// experiment's last run).
         #[arg(long, value_name = "FILE")]
         keep: Vec<PathBuf>,
+        /// The profile whose graphs --keep keeps.
+        #[arg(long, requires = "keep")]
+        profile: Option<String>,
         /// Report what would be removed, remove nothing.
         #[arg(long)]
         dry_run: bool,

@@ -141,6 +141,11 @@ fn diff_values(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
             }
         }
         _ if old == new => {}
+        // A long list (a mixture's members) would bury the line; its length says enough,
+        // and the inputs' lines say which member came or went.
+        (Value::List(a), Value::List(b)) if show(old).len() + show(new).len() > 120 => {
+            out.push(format!("parameter `{path}` changed: {} → {} entries", a.len(), b.len()))
+        }
         _ => out.push(format!("parameter `{path}` changed {} → {}", show(old), show(new))),
     }
 }
@@ -196,5 +201,11 @@ mod tests {
             ]
         );
         assert!(differences(&old, &old).is_empty());
+        let members =
+            |n: usize| format!(r#"{{"members":[{}]}}"#, vec![r#"{"weight":1.0,"content":"web crawl"}"#; n].join(","));
+        assert_eq!(
+            differences(&rec(&members(21), "[]", "[]"), &rec(&members(20), "[]", "[]")),
+            ["parameter `members` changed: 21 → 20 entries"]
+        );
     }
 }

@@ -6,14 +6,20 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub fn run(store: Option<PathBuf>, keep: &[PathBuf], dry_run: bool, color: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    store: Option<PathBuf>,
+    keep: &[PathBuf],
+    profile: Option<String>,
+    dry_run: bool,
+    color: bool,
+) -> anyhow::Result<ExitCode> {
     let store = existing_store(store)?;
     let kept: HashSet<String> = if keep.is_empty() {
         store.index().recorded_identities()?.into_iter().collect()
     } else {
         let mut set = HashSet::new();
         for file in keep {
-            let Some(resolved) = load(file, None, &store, color)? else { return Ok(ExitCode::FAILURE) };
+            let Some(resolved) = load(file, profile.clone(), &store, color)? else { return Ok(ExitCode::FAILURE) };
             set.extend(resolved.nodes.iter().map(|n| n.identity.clone()));
         }
         set

@@ -32,7 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Log { file, node, profile } => log::run(&file, &node, profile, args.store, color),
         Command::Report { file, profile } => report::run(&file, profile, args.store, color),
         Command::Graph { file, format, profile } => graph::run(&file, format, profile, args.store, color),
-        Command::Gc { keep, dry_run } => gc::run(args.store, &keep, dry_run, color),
+        Command::Gc { keep, profile, dry_run } => gc::run(args.store, &keep, profile, dry_run, color),
         Command::Verify => gc::verify(args.store),
         Command::Stages { kind } => stages::run(kind.as_deref()),
         Command::Plan { file, profile, against } => plan::run(&file, profile, against.as_deref(), args.store, color),

@@ -104,8 +104,9 @@ fn main() {
     let config = MixtralConfig::tiny(tokenizer.vocab_size());
     type B = burn::backend::NdArray<f32>;
     let model: Mixtral<B> = Mixtral::new(&config, Init::Random(&mut Init::seeded(0)), &Default::default());
-    let mut local = Local::new(model.clone(), config.clone(), tokenizer.clone(), Default::default(), "tiny".into(), 1);
-    let mut local2 = Local::new(model, config, tokenizer, Default::default(), "tiny".into(), 2);
+    let again = exp_stages::sentencepiece::SentencePiece::load(&path).expect("tokenizer");
+    let mut local = Local::new(model.clone(), config.clone(), tokenizer, Default::default(), "tiny".into(), 1);
+    let mut local2 = Local::new(model, config, again, Default::default(), "tiny".into(), 2).with_cpu_head();
     println!("# {} MCQA items ({options} options): IgakuQA 2021 and CRADE, 0-shot", items.len());
     println!("provider\tper call\titems/s");
     println!("local (tiny, cpu)\t1 option\t{:.1}", measure(&mut local, &items, 0));

@@ -73,12 +73,14 @@ fn batched_likelihoods_equal_a_full_forward_pass() {
 #[test]
 fn greedy_generation_equals_the_models_own() {
     let (model, config, sp) = setup();
-    // Three prompts answered on two threads, each as the model's own greedy decoding.
-    let mut local = Local::new(model.clone(), config.clone(), tokenizer(), Default::default(), "test".into(), 2);
+    // Three prompts answered on two threads, each as the model's own greedy decoding,
+    // with the backend's matrix product and with the CPU's matrix-vector product.
     let prompts = ["翻訳（English => 日本語）：Chest pain. => ", "Question: fever?\nAnswer:", "病名："];
     let requests: Vec<Generation> =
         prompts.iter().map(|p| Generation { prompt: p.to_string(), max_tokens: 6, stop: vec![] }).collect();
-    let out = local.generate(&requests);
+    let local = || Local::new(model.clone(), config.clone(), tokenizer(), Default::default(), "test".into(), 2);
+    let out = local().generate(&requests);
+    assert_eq!(out, local().with_cpu_head().generate(&requests));
     for (prompt, out) in prompts.iter().zip(&out) {
         let mut ids = vec![sp.id_of("<s>").expect("bos")];
         ids.extend(sp.encode(prompt));

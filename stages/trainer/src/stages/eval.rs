@@ -107,7 +107,7 @@ impl Stage for Jmedbench {
                     Some(Value::Str(d)) if d == "cuda" => local_cuda(ctx, &run),
                     _ => {
                         type B = burn::backend::NdArray<f32>;
-                        run(&mut local::<B>(ctx, Default::default(), ctx.threads)?)
+                        run(&mut local::<B>(ctx, Default::default(), ctx.threads)?.with_cpu_head())
                     }
                 }
             }
