@@ -11,6 +11,7 @@ pub mod model;
 pub mod provider;
 pub mod schedule;
 pub mod stages;
+pub mod threads;
 pub mod train;
 
 pub use stages::implementation;

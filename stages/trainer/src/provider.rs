@@ -11,11 +11,11 @@
 
 use crate::config::MixtralConfig;
 use crate::model::{KvCache, Mixtral};
+use crate::threads::map_in_order;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use exp_stages::eval::provider::{cut_at_stop, Generation, Likelihood, Provider, Scored};
 use exp_stages::sentencepiece::SentencePiece;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct Local<B: Backend> {
     model: Mixtral<B>,
@@ -79,36 +79,6 @@ impl<B: Backend> Local<B> {
         best.0 as i64
     }
 
-    /// `f` of every job, in order, on up to `self.threads` threads. Each thread takes the
-    /// next job not yet taken, so one long generation does not hold up a whole share.
-    fn in_parallel<J: Sync, R: Send>(&self, jobs: &[J], f: impl Fn(&J) -> R + Sync) -> Vec<R> {
-        let threads = self.threads.clamp(1, jobs.len().max(1));
-        if threads == 1 {
-            return jobs.iter().map(f).collect();
-        }
-        let next = AtomicUsize::new(0);
-        let (f, next) = (&f, &next);
-        let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(move || {
-                        std::iter::from_fn(|| {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            jobs.get(i).map(|job| (i, f(job)))
-                        })
-                        .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                .collect()
-        });
-        done.sort_by_key(|(i, _)| *i);
-        done.into_iter().map(|(_, r)| r).collect()
-    }
-
     /// `<s>` then the text's tokens, keeping the last `room` when longer.
     fn prompt_ids(&self, ids: &[u32], room: usize) -> Vec<u32> {
         let mut out: Vec<u32> = self.bos.into_iter().collect();
@@ -146,11 +116,11 @@ impl<B: Backend> Provider for Local<B> {
             groups.push(&requests[start..end]);
             start = end;
         }
-        self.in_parallel(&groups, |group| self.score_group(group)).into_iter().flatten().collect()
+        map_in_order(&groups, self.threads, || (), |_, group| self.score_group(group)).into_iter().flatten().collect()
     }
 
     fn generate(&mut self, requests: &[Generation]) -> Vec<Result<String, String>> {
-        self.in_parallel(requests, |r| Ok(self.greedy(r)))
+        map_in_order(requests, self.threads, || (), |_, r| Ok(self.greedy(r)))
     }
 }
 

@@ -7,6 +7,7 @@ use crate::config::MixtralConfig;
 use crate::data::{Batches, Sequence};
 use crate::model::{cross_entropy, load_balancing_loss, Init, Mixtral};
 use crate::schedule::Schedule;
+use crate::threads::map_in_order;
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::*;
@@ -240,11 +241,10 @@ fn micro_step<B: AutodiffBackend>(
     }
 }
 
-/// Every micro-batch of a step, in order. With several workers each takes every n-th
-/// micro-batch on its own thread, with its own replica of the model: the same parameters
-/// (same ids, so the gradients land on the same keys) as fresh autodiff leaves, so the
-/// threads' graphs never merge and never wait on each other's backward pass. Each
-/// micro-batch is computed exactly as on one thread, and the caller sums them in order.
+/// Every micro-batch of a step, in order, on `hyper.workers` threads. Each worker has its
+/// own replica of the model: the same parameters (same ids, so the gradients land on the
+/// same keys) as fresh autodiff leaves, so the workers' graphs never merge and never wait
+/// on each other's backward pass. One worker uses the model itself.
 fn micro_steps<B: AutodiffBackend>(
     model: &Mixtral<B>,
     config: &MixtralConfig,
@@ -253,33 +253,15 @@ fn micro_steps<B: AutodiffBackend>(
     device: &B::Device,
     scale: f64,
 ) -> Vec<Micro> {
-    let workers = hyper.workers.clamp(1, micros.len().max(1));
-    if workers == 1 {
+    if hyper.workers <= 1 {
         return micros.iter().map(|m| micro_step(model, config, hyper, m, device, scale)).collect();
     }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let replica = model.clone().map(&mut FreshLeaves);
-                let device = device.clone();
-                scope.spawn(move || {
-                    micros
-                        .iter()
-                        .enumerate()
-                        .skip(w)
-                        .step_by(workers)
-                        .map(|(i, m)| (i, micro_step(&replica, config, hyper, m, &device, scale)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut done: Vec<(usize, Micro)> = handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect();
-        done.sort_by_key(|(i, _)| *i);
-        done.into_iter().map(|(_, m)| m).collect()
-    })
+    map_in_order(
+        micros,
+        hyper.workers,
+        || model.clone().map(&mut FreshLeaves),
+        |replica, m| micro_step(replica, config, hyper, m, device, scale),
+    )
 }
 
 /// Makes every parameter a new autodiff leaf with the same value and id.
