@@ -153,15 +153,20 @@ pub fn train<B: AutodiffBackend>(
         let mut accumulator = GradientsAccumulator::<Mixtral<B>>::new();
         let (mut ce_sum, mut aux_sum, mut flops, mut tokens) = (0.0, 0.0, 0.0, 0usize);
         let mut counts = vec![0u64; config.num_local_experts];
-        for m in micro_steps(&model, config, hyper, &micros, &device, scale) {
-            accumulator.accumulate(&model, m.grads);
-            for (c, n) in counts.iter_mut().zip(&m.counts) {
-                *c += n;
+        // One micro-batch per worker at a time, accumulated in order as each round ends:
+        // at most `workers` sets of gradients are held besides the sum (a global batch of
+        // 1,024 micro-batches must not hold 1,024).
+        for round in micros.chunks(hyper.workers.max(1)) {
+            for m in micro_steps(&model, config, hyper, round, &device, scale) {
+                accumulator.accumulate(&model, m.grads);
+                for (c, n) in counts.iter_mut().zip(&m.counts) {
+                    *c += n;
+                }
+                ce_sum += m.ce * scale;
+                aux_sum += m.aux * scale;
+                tokens += m.tokens;
+                flops += seq_flops(m.tokens, m.seq);
             }
-            ce_sum += m.ce * scale;
-            aux_sum += m.aux * scale;
-            tokens += m.tokens;
-            flops += seq_flops(m.tokens, m.seq);
         }
         let number = step + 1;
         if !ce_sum.is_finite() {
@@ -241,7 +246,7 @@ fn micro_step<B: AutodiffBackend>(
     }
 }
 
-/// Every micro-batch of a step, in order, on `hyper.workers` threads. Each worker has its
+/// The given micro-batches (one round), in order, on `hyper.workers` threads. Each worker has its
 /// own replica of the model: the same parameters (same ids, so the gradients land on the
 /// same keys) as fresh autodiff leaves, so the workers' graphs never merge and never wait
 /// on each other's backward pass. One worker uses the model itself.
