@@ -25,7 +25,7 @@ impl Machine {
     /// it can see (`CUDA_VISIBLE_DEVICES` when set, else the `/dev/nvidiaN` devices).
     pub fn detect() -> Machine {
         Machine {
-            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            cpus: exp_stages::cores(),
             memory_mb: std::fs::read_to_string("/proc/meminfo").ok().as_deref().map_or(0, mem_total_mb),
             gpus: visible_gpus(std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref(), Path::new("/dev")),
             cuda_built: cfg!(feature = "cuda"),

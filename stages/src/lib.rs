@@ -22,7 +22,7 @@ pub mod stage;
 pub mod translate;
 
 use exp_dsl::schema::{Catalog, KindSchema};
-pub use stage::{Context, InputArtifact, Reporter, Resources, Stage, StageError};
+pub use stage::{cores, Context, InputArtifact, Reporter, Resources, Stage, StageError};
 
 /// All stage kinds, in the order `exp stages` lists them.
 pub static KINDS: &[&KindSchema] = &[

@@ -24,6 +24,12 @@ impl Default for Resources {
     }
 }
 
+/// The CPUs this process may use: what a stage that computes on every core asks for,
+/// and the default number of CPU slots.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// Where a stage reports progress, metrics and log lines. The engine shows progress
 /// live and stores metrics and logs with the node.
 pub trait Reporter: Send + Sync {

@@ -37,7 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Stages { kind } => stages::run(kind.as_deref()),
         Command::Plan { file, profile, against } => plan::run(&file, profile, against.as_deref(), args.store, color),
         Command::Run { file, profile, jobs, only, keep_going, dry_run } => {
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let jobs = jobs.unwrap_or_else(exp_stages::cores);
             let options = exp_engine::run::Options { jobs, keep_going, only };
             run::run(&file, profile, args.store, &options, dry_run, color)
         }

@@ -76,10 +76,7 @@ impl Stage for Tokenize {
     }
 
     fn resources(&self, _params: &std::collections::BTreeMap<String, exp_dsl::Value>) -> crate::stage::Resources {
-        crate::stage::Resources {
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            ..crate::stage::Resources::default()
-        }
+        crate::stage::Resources { cpus: crate::stage::cores(), ..crate::stage::Resources::default() }
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {

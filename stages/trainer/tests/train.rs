@@ -144,7 +144,8 @@ fn workers_change_nothing_but_the_speed() {
         assert_eq!(bits.len(), 5);
         bits
     };
-    // Two micro-batches on two threads; four on three threads (one thread takes two).
+    // Two micro-batches on two threads; four on three threads (a full round of three,
+    // then a round of one).
     assert_eq!(steps(2, 1), steps(2, 2));
     assert_eq!(steps(1, 1), steps(1, 3));
 }

@@ -34,7 +34,7 @@ impl Stage for Jmedbench {
         let provider = params.get("provider");
         let gpu = matches!(provider, Some(Value::Map(m)) if m.get("device") == Some(&Value::Str("cuda".into())));
         let served = matches!(provider, Some(Value::Map(m)) if m.get("type") == Some(&Value::Str("openai".into())));
-        let cpus = if gpu || served { 1 } else { std::thread::available_parallelism().map_or(1, usize::from) };
+        let cpus = if gpu || served { 1 } else { exp_stages::cores() };
         Resources { cpus, memory_mb: 2048, gpus: usize::from(gpu) }
     }
 
@@ -107,7 +107,7 @@ impl Stage for Jmedbench {
                     Some(Value::Str(d)) if d == "cuda" => local_cuda(ctx, &run),
                     _ => {
                         type B = burn::backend::NdArray<f32>;
-                        run(&mut local::<B>(ctx, Default::default(), ctx.threads)?.with_cpu_head())
+                        run(&mut local::<B>(ctx, Default::default())?.with_cpu_head())
                     }
                 }
             }
@@ -119,7 +119,7 @@ impl Stage for Jmedbench {
 fn local_cuda(ctx: &Context, run: &dyn Fn(&mut dyn Provider) -> Result<(), StageError>) -> Result<(), StageError> {
     super::device::cuda_available()?;
     type B = burn::backend::Cuda<f32, i32>;
-    run(&mut local::<B>(ctx, burn::backend::cuda::CudaDevice::new(0), 1)?)
+    run(&mut local::<B>(ctx, burn::backend::cuda::CudaDevice::new(0))?)
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -130,7 +130,8 @@ fn local_cuda(_: &Context, _: &dyn Fn(&mut dyn Provider) -> Result<(), StageErro
 }
 
 /// Our model from the `model` input, with the `tokenizer` input.
-fn local<B: Backend>(ctx: &Context, device: B::Device, threads: usize) -> Result<Local<B>, StageError> {
+/// It answers on the node's granted threads (one on a GPU, where the node asked for one).
+fn local<B: Backend>(ctx: &Context, device: B::Device) -> Result<Local<B>, StageError> {
     let input = |role: &str| {
         ctx.inputs_for(role).next().map(|i| i.dir.clone()).ok_or_else(|| {
             StageError::Param(format!("evaluating our own model needs `{role}:` (or give `provider: openai(...)`)"))
@@ -146,7 +147,7 @@ fn local<B: Backend>(ctx: &Context, device: B::Device, threads: usize) -> Result
             config.vocab_size
         )));
     }
-    Ok(Local::new(model, config, tokenizer, device, dir.display().to_string(), threads))
+    Ok(Local::new(model, config, tokenizer, device, dir.display().to_string(), ctx.threads))
 }
 
 /// The IPA dictionary sources in the data folder (`ipadic/*.tar.xz`).

@@ -37,16 +37,12 @@ enum Warmup {
 const CPT_RECIPE: Recipe = Recipe { lr: (1.5e-4, 1.5e-5, Shape::Cosine), warmup: Warmup::Fraction(0.03) };
 const SFT_RECIPE: Recipe = Recipe { lr: (2e-6, 0.0, Shape::Cosine), warmup: Warmup::Steps(20) };
 
-fn on_gpu(params: &BTreeMap<String, Value>) -> bool {
-    params.get("device") == Some(&Value::Str("cuda".into()))
-}
-
 /// On the CPU the trainer asks for every core: one worker per granted core computes
 /// micro-batches side by side (the result is the same for any number). On a GPU one
 /// thread feeds the device.
 fn resources(params: &BTreeMap<String, Value>) -> Resources {
-    let gpu = on_gpu(params);
-    let cpus = if gpu { 1 } else { std::thread::available_parallelism().map_or(1, usize::from) };
+    let gpu = params.get("device") == Some(&Value::Str("cuda".into()));
+    let cpus = if gpu { 1 } else { exp_stages::cores() };
     Resources { cpus, memory_mb: 4096, gpus: usize::from(gpu) }
 }
 
@@ -157,7 +153,8 @@ fn hyper(ctx: &Context, recipe: &Recipe, steps: u64) -> Hyper {
         aux_loss: float(ctx, "aux_loss", 0.01),
         checkpoint_every: ctx.int_param("checkpoint_every").unwrap_or(0) as u64,
         peak_flops: peak_flops(ctx.str_param("device").unwrap_or("cpu")),
-        workers: if on_gpu(ctx.params) { 1 } else { ctx.threads.max(1) },
+        // One on a GPU: the node asked for one slot there.
+        workers: ctx.threads.max(1),
     }
 }
 
