@@ -7,10 +7,12 @@ mod util;
 
 mod check;
 mod diagnostics;
+mod docs;
 mod eval;
 mod fmt;
 mod report;
 mod run;
 mod show;
 mod study;
+mod tour;
 mod train;

@@ -1,7 +1,7 @@
 //! `jmedbench` through the binary: our tiny model on the bundled benchmark data, and a
 //! served model behind an OpenAI-compatible endpoint (a stub server in a thread).
 
-use crate::util::{root, shown_artifact, shown_metric, Dir};
+use crate::util::{plan_state, root, shown_artifact, shown_metric, Dir};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -128,4 +128,55 @@ fn a_refusing_endpoint_fails_items_not_the_run() {
     assert_eq!(metric("crade/failed"), 0.0, "likelihoods still answered");
     let log = d.exp(&["log", "eval.med", "scores"]).stdout;
     assert!(log.contains("nrner: jmed-llm/nrner.csv: item nrner:") && log.contains("500"), "{log}");
+}
+
+/// An evaluation's identity covers the files its tasks read: a corpus file in the same
+/// data folder changes nothing for it, and a benchmark file reruns only the evaluations
+/// whose tasks read that file, naming it as the reason.
+#[test]
+fn an_evaluation_reruns_only_for_the_files_its_tasks_read() {
+    let d = Dir::new();
+    let bundled = root().join("data");
+    for file in ["jmed-llm/crade.csv", "jmed-llm/jcsts.csv"] {
+        d.write(&format!("data/{file}"), std::fs::read(bundled.join(file)).expect("bundled benchmark file"));
+    }
+    d.write("data/corpus/notes.jsonl", "{\"text\": \"a corpus document\"}\n");
+    let tokenizer = bundled.join("tokenizer/llm-jp-tokenizer-100k.ver3.0b1.model");
+    d.write(
+        "eval.med",
+        format!(
+            r#"experiment "reads"
+tokenizer llmjp = sentencepiece("{}")
+source notes = jsonl("data/corpus/notes.jsonl")
+model base = mixtral(preset: tiny, tokenizer: llmjp, seed: 1)
+eval eval_crade = jmedbench(base, tasks: [crade], tokenizer: llmjp, data: "data", limit: 2, bootstrap: 10)
+eval eval_jcsts = jmedbench(base, tasks: [jcsts], tokenizer: llmjp, data: "data", limit: 2, bootstrap: 10)
+"#,
+            tokenizer.display()
+        ),
+    );
+    let out = d.exp(&["run", "eval.med"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let shown = d.exp(&["show", "eval.med", "eval_crade"]).stdout;
+    assert!(shown.contains("files read: 1 file,") && shown.contains("data/jmed-llm/crade.csv"), "{shown}");
+
+    let append = |file: &str, line: &str| {
+        let mut text = d.read(file);
+        text.push_str(line);
+        d.write(file, text);
+    };
+    append("data/corpus/notes.jsonl", "{\"text\": \"another one\"}\n");
+    let plan = d.exp(&["plan", "eval.med"]).stdout;
+    assert_eq!(plan_state(&plan, "notes"), "run", "{plan}");
+    for eval in ["eval_crade", "eval_jcsts"] {
+        assert_eq!(plan_state(&plan, eval), "cached", "{plan}");
+    }
+    let out = d.exp(&["run", "eval.med"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+
+    append("data/jmed-llm/crade.csv", "disease,\"質問\",a,b,c,d,A\n");
+    let plan = d.exp(&["plan", "eval.med"]).stdout;
+    assert_eq!(plan_state(&plan, "eval_crade"), "run", "{plan}");
+    assert_eq!(plan_state(&plan, "eval_jcsts"), "cached", "{plan}");
+    assert!(plan.contains("file `data/jmed-llm/crade.csv` changed"), "{plan}");
 }

@@ -3,6 +3,7 @@
 //! [`to_json`] into machine-readable records. Message text is lowercase and puts names in
 //! backticks; the error catalogue is in `docs/language.md`.
 
+pub use crate::codes::Code;
 use crate::span::{SourceMap, Span};
 use codespan_reporting::diagnostic as cs;
 use codespan_reporting::files::{Error as FilesError, Files};
@@ -28,8 +29,9 @@ pub struct Label {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// Stable code, e.g. `E0204`; the catalogue in `docs/language.md` explains each.
-    pub code: &'static str,
+    /// Stable code, e.g. `E0204`, from the one table of codes ([`Code`]); the catalogue in
+    /// `docs/language.md` explains each.
+    pub code: Code,
     pub message: String,
     /// Where the problem is; the message under it says what was expected.
     pub primary: Label,
@@ -40,7 +42,8 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+        debug_assert!(!code.is_warning(), "{code} is a warning code");
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -51,8 +54,16 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message, span, label) }
+    pub fn warning(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+        debug_assert!(code.is_warning(), "{code} is an error code");
+        Diagnostic {
+            severity: Severity::Warning,
+            code,
+            message: message.into(),
+            primary: Label { span, message: label.into() },
+            secondary: Vec::new(),
+            help: Vec::new(),
+        }
     }
 
     #[must_use]
@@ -117,7 +128,7 @@ fn to_codespan(d: &Diagnostic) -> cs::Diagnostic<usize> {
             .iter()
             .map(|l| cs::Label::secondary(l.span.file, l.span.start..l.span.end).with_message(&l.message)),
     );
-    base.with_code(d.code)
+    base.with_code(d.code.as_str())
         .with_message(&d.message)
         .with_labels(labels)
         .with_notes(d.help.iter().map(|h| format!("help: {h}")).collect())
@@ -184,7 +195,7 @@ struct JsonLabel {
 #[derive(Serialize)]
 struct JsonDiagnostic {
     severity: Severity,
-    code: &'static str,
+    code: Code,
     message: String,
     primary: JsonLabel,
     secondary: Vec<JsonLabel>,

@@ -4,6 +4,7 @@
 //! values. Nothing is type-checked here; [`crate::elaborate`] does that.
 
 use crate::ast::*;
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::load::Loaded;
 use crate::span::{FileId, Span};
@@ -104,7 +105,7 @@ pub fn expand(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic
                     if let Some(first) = x.ns.header_span {
                         x.diags.push(
                             Diagnostic::error(
-                                "E0007",
+                                Code::TwoHeaders,
                                 "the experiment is named twice",
                                 *span,
                                 "second `experiment` header",
@@ -162,7 +163,7 @@ impl Expander<'_> {
             if let Some(first) = seen.get(&(p.name.text.as_str(), *file)) {
                 self.diags.push(
                     Diagnostic::error(
-                        "E0102",
+                        Code::DefinedTwice,
                         format!("profile `{}` is defined twice", p.name.text),
                         p.name.span,
                         "defined again here",
@@ -182,7 +183,7 @@ impl Expander<'_> {
                     let lets = self.ns.instances.iter().filter(|i| i.is_let()).map(|i| i.name.as_str());
                     self.diags.push(
                         Diagnostic::error(
-                            "E0108",
+                            Code::ProfileUnknownLet,
                             format!("profile `{}` sets `{}`, which is not a `let` constant", p.name.text, o.name.text),
                             o.name.span,
                             "no `let` of this name",
@@ -206,7 +207,7 @@ impl Expander<'_> {
     fn add(&mut self, def: Rc<Definition>, env: &Rc<Env>, file: FileId, in_root: bool, from_loop: Option<Span>) {
         if def.name.is_glob() {
             self.diags.push(Diagnostic::error(
-                "E0106",
+                Code::BadGlob,
                 format!("a definition's name cannot contain `*`: `{}`", def.name.source_text()),
                 def.name.span,
                 "`*` only matches names, in references",
@@ -223,7 +224,7 @@ impl Expander<'_> {
         if self.ns.instances.len() >= MAX_INSTANCES {
             if self.ns.instances.len() == MAX_INSTANCES {
                 self.diags.push(Diagnostic::error(
-                    "E0112",
+                    Code::TooManyDefinitions,
                     format!("the experiment expands to more than {MAX_INSTANCES} definitions"),
                     def.name.span,
                     "the limit was reached here",
@@ -241,7 +242,7 @@ impl Expander<'_> {
                 let diag = if prev_span == def.name.span {
                     let var = env.names().last().unwrap_or("c").to_string();
                     Diagnostic::error(
-                        "E0103",
+                        Code::LoopNameTwice,
                         format!("every iteration of the loop defines `{name}`"),
                         def.name.span,
                         format!("gives `{name}` each time"),
@@ -252,7 +253,7 @@ impl Expander<'_> {
                     ))
                 } else if from_loop.is_some() || prev_loop.is_some() {
                     Diagnostic::error(
-                        "E0103",
+                        Code::LoopNameTwice,
                         format!("the name `{name}` is produced twice"),
                         def.name.span,
                         format!("`{}` gives `{name}` here", def.name.source_text()),
@@ -261,7 +262,7 @@ impl Expander<'_> {
                     .with_help("make interpolated names unique, e.g. by interpolating every loop variable")
                 } else {
                     Diagnostic::error(
-                        "E0102",
+                        Code::DefinedTwice,
                         format!("`{name}` is defined twice"),
                         def.name.span,
                         "defined again here",
@@ -282,7 +283,7 @@ impl Expander<'_> {
         } else if def.is_override {
             self.diags.push(
                 Diagnostic::error(
-                    "E0105",
+                    Code::OverrideNothing,
                     format!("nothing to override: no imported definition is named `{name}`"),
                     def.name.span,
                     "not defined in any import",
@@ -316,7 +317,7 @@ impl Expander<'_> {
         for b in &f.bindings {
             if axes.iter().any(|(n, _)| *n == b.var.text) {
                 self.diags.push(Diagnostic::error(
-                    "E0111",
+                    Code::LoopVariableTwice,
                     format!("loop variable `{}` is bound twice", b.var.text),
                     b.var.span,
                     "bound again here",
@@ -328,7 +329,7 @@ impl Expander<'_> {
                     if items.is_empty() {
                         self.diags.push(
                             Diagnostic::warning(
-                                "W0002",
+                                Code::EmptyLoop,
                                 "`for` over an empty list defines nothing",
                                 b.values.span,
                                 "empty list",
@@ -398,7 +399,7 @@ impl Expander<'_> {
 
 fn not_a_list(expr: &Expr) -> Diagnostic {
     Diagnostic::error(
-        "E0110",
+        Code::ForOverNonList,
         "a `for` loop needs a list to iterate over",
         expr.span,
         "expected a list `[a, b]` or a `let` holding one",
@@ -434,7 +435,7 @@ pub fn interpolate(name: &Name, env: &Env) -> Result<String, Diagnostic> {
                     Some(t) => out.push_str(t),
                     None => {
                         return Err(Diagnostic::error(
-                            "E0104",
+                            Code::BadInterpolation,
                             format!("`{{{}}}` cannot be part of a name", v.text),
                             v.span,
                             "its value is not a name, string or number",
@@ -443,7 +444,7 @@ pub fn interpolate(name: &Name, env: &Env) -> Result<String, Diagnostic> {
                 },
                 None => {
                     return Err(Diagnostic::error(
-                        "E0104",
+                        Code::BadInterpolation,
                         format!("unknown loop variable `{}`", v.text),
                         v.span,
                         "not bound by an enclosing `for`",

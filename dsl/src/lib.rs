@@ -7,6 +7,7 @@
 //! The entry points are [`check_file`] and [`check_text`].
 
 pub mod ast;
+pub mod codes;
 pub mod comments;
 pub mod diagnostic;
 pub mod elaborate;
@@ -18,8 +19,10 @@ pub mod parse;
 pub mod schema;
 pub mod span;
 pub mod suggest;
+pub mod typed;
 pub mod value;
 
+pub use codes::Code;
 pub use diagnostic::{Diagnostic, Severity};
 pub use graph::{Graph, Input, Node};
 pub use schema::Catalog;
@@ -105,7 +108,7 @@ fn analyse(loaded: Loaded, path: &Path, catalog: &Catalog, options: &Options) ->
         }
         // A definition that one profile needs is not unused: keep an unused-definition
         // warning only if every profile checked gave it.
-        let is_unused = |d: &Diag| d.code == "W0001";
+        let is_unused = |d: &Diag| d.code == Code::Unused;
         let unused_spans: Vec<std::collections::HashSet<Span>> =
             passes.iter().map(|p| p.iter().filter(|d| is_unused(d)).map(|d| d.primary.span).collect()).collect();
         let everywhere = |d: &Diag| unused_spans.iter().all(|spans| spans.contains(&d.primary.span));
@@ -131,13 +134,18 @@ fn lower(
         if !ns.profiles.iter().any(|x| x == p) {
             let span = ns.header_span.unwrap_or(Span::new(root, 0, 0));
             diagnostics.push(
-                Diag::error("E0109", format!("the experiment has no profile `{p}`"), span, "in this experiment")
-                    .with_suggestion(suggest::closest(p, ns.profiles.iter().map(String::as_str)))
-                    .with_help(if ns.profiles.is_empty() {
-                        "it declares no profiles".to_string()
-                    } else {
-                        format!("its profiles: {}", ns.profiles.join(", "))
-                    }),
+                Diag::error(
+                    Code::UnknownProfile,
+                    format!("the experiment has no profile `{p}`"),
+                    span,
+                    "in this experiment",
+                )
+                .with_suggestion(suggest::closest(p, ns.profiles.iter().map(String::as_str)))
+                .with_help(if ns.profiles.is_empty() {
+                    "it declares no profiles".to_string()
+                } else {
+                    format!("its profiles: {}", ns.profiles.join(", "))
+                }),
             );
         }
     }
@@ -149,7 +157,7 @@ fn lower(
             (Span::new(root, 0, 0), "the file does not name its experiment")
         };
         diagnostics.push(
-            Diag::error("E0006", message, span, "expected `experiment \"name\"` first")
+            Diag::error(Code::NoHeader, message, span, "expected `experiment \"name\"` first")
                 .with_help("start the file with `experiment \"my-study\"`"),
         );
         return (None, ns.profiles);

@@ -4,6 +4,7 @@
 //! much as it can.
 
 use crate::ast::{Item, Module};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::parse;
 use crate::span::{FileId, SourceMap, Span};
@@ -34,7 +35,7 @@ pub fn load_file(path: &Path) -> Loaded {
             let id = loaded.sources.add(name.clone(), path, String::new());
             loaded.root = Some(id);
             loaded.diagnostics.push(Diagnostic::error(
-                "E0004",
+                Code::CannotRead,
                 format!("cannot read `{name}`: {}", io_reason(&e)),
                 Span::new(id, 0, 0),
                 "this file",
@@ -72,7 +73,7 @@ fn load_bytes(loaded: &mut Loaded, stack: &mut Vec<PathBuf>, name: String, path:
     let id = loaded.sources.add(name, path, text);
     if let Some(at) = bad_utf8 {
         loaded.diagnostics.push(
-            Diagnostic::error("E0002", "file is not valid UTF-8", Span::new(id, at, at + 1), "invalid byte here")
+            Diagnostic::error(Code::NotText, "file is not valid UTF-8", Span::new(id, at, at + 1), "invalid byte here")
                 .with_help(".med files are UTF-8 text"),
         );
         return id;
@@ -81,7 +82,7 @@ fn load_bytes(loaded: &mut Loaded, stack: &mut Vec<PathBuf>, name: String, path:
     if let Some(nul) = text.find('\0') {
         loaded.diagnostics.push(
             Diagnostic::error(
-                "E0002",
+                Code::NotText,
                 "file contains a NUL byte; is it binary?",
                 Span::new(id, nul, nul + 1),
                 "NUL byte here",
@@ -106,7 +107,7 @@ fn load_bytes(loaded: &mut Loaded, stack: &mut Vec<PathBuf>, name: String, path:
                 stack[pos..].iter().chain(std::iter::once(&key)).map(|p| p.display().to_string()).collect();
             loaded.diagnostics.push(
                 Diagnostic::error(
-                    "E0005",
+                    Code::ImportCycle,
                     format!("import cycle: {}", chain.join(" → ")),
                     *span,
                     "this import closes the cycle",
@@ -124,7 +125,7 @@ fn load_bytes(loaded: &mut Loaded, stack: &mut Vec<PathBuf>, name: String, path:
                 load_bytes(loaded, stack, key.display().to_string(), &target, bytes);
             }
             Err(e) => loaded.diagnostics.push(Diagnostic::error(
-                "E0004",
+                Code::CannotRead,
                 format!("cannot import `{rel}`: {}", io_reason(&e)),
                 *span,
                 format!("looked for `{}`", key.display()),

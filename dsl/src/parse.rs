@@ -3,6 +3,7 @@
 //! what was expected in words.
 
 use crate::ast::*;
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::span::{FileId, Span};
 use pest::iterators::Pair;
@@ -47,7 +48,7 @@ pub fn parse_recovering(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
             }
             Err(d) => {
                 let at = d.primary.span.end.max(d.primary.span.start);
-                let nesting = d.code == "E0003";
+                let nesting = d.code == Code::NestedTooDeep;
                 diagnostics.push(d);
                 match next_item_start(text, at) {
                     Some(next) if !nesting && diagnostics.len() < MAX_SYNTAX_ERRORS => {
@@ -128,7 +129,7 @@ fn check_nesting(file: FileId, text: &str) -> Result<(), Diagnostic> {
                 depth += 1;
                 if depth > MAX_NESTING {
                     return Err(Diagnostic::error(
-                        "E0003",
+                        Code::NestedTooDeep,
                         format!("brackets nest more than {MAX_NESTING} levels deep"),
                         Span::new(file, i, i + 1),
                         "too deep here",
@@ -233,7 +234,7 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     expected.dedup();
     if let Some(open) = unterminated_string(text, pos) {
         return Diagnostic::error(
-            "E0001",
+            Code::Syntax,
             "unterminated string",
             Span::new(file, open, open + 1),
             "this string is not closed on its line",
@@ -243,7 +244,7 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
     let found = describe_found(&text[pos..]);
     let end = (pos + found.1).min(text.len());
     if expected.is_empty() {
-        return Diagnostic::error("E0001", format!("unexpected {}", found.0), Span::new(file, pos, end), "not expected here")
+        return Diagnostic::error(Code::Syntax, format!("unexpected {}", found.0), Span::new(file, pos, end), "not expected here")
             .with_help("`experiment`, `import`, `profile`, `for`, `in`, `override`, `with`, `let`, `true` and `false` are keywords, not names");
     }
     let expectation = match expected.as_slice() {
@@ -256,7 +257,7 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
         .into_iter()
         .chain(crate::ast::DefKind::ALL.iter().map(|k| k.keyword()));
     Diagnostic::error(
-        "E0001",
+        Code::Syntax,
         format!("expected {expectation}, found {}", found.0),
         Span::new(file, pos, end),
         format!("expected {expectation}"),

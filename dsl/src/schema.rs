@@ -4,6 +4,8 @@
 //! the `stages` crate can declare them as constants, one per stage kind.
 
 use crate::ast::{DefKind, Unit};
+use crate::Value;
+use std::collections::BTreeMap;
 
 /// The type of an artifact that flows along the graph's edges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -167,6 +169,41 @@ pub enum Default {
     Strs(&'static [&'static str]),
     /// An empty list.
     Empty,
+    /// A learning-rate schedule: `peak -> floor shape`.
+    Schedule {
+        peak: f64,
+        floor: f64,
+        shape: &'static str,
+    },
+    /// A warm-up of a share of all steps (`3%`).
+    WarmupFraction(f64),
+    /// A warm-up of a step count (`20 steps`).
+    WarmupSteps(i64),
+}
+
+impl Default {
+    /// The default as a `.med` file would write it (`None` when there is none to write):
+    /// what `exp stages` shows, and what the tests write out to check that writing a
+    /// default changes nothing.
+    pub fn written(&self, ty: &Ty) -> Option<String> {
+        let floats = |v: &[f64]| v.iter().map(f64::to_string).collect::<Vec<_>>().join(", ");
+        Some(match self {
+            Default::Required | Default::Optional => return None,
+            Default::Int(i) => i.to_string(),
+            Default::Float(f) => f.to_string(),
+            Default::Bool(b) => b.to_string(),
+            Default::Str(s) => format!("{s:?}"),
+            Default::Sym(s) => (*s).to_string(),
+            Default::Floats(v) if matches!(ty, Ty::Tuple(_)) => format!("({})", floats(v)),
+            Default::Floats(v) => format!("[{}]", floats(v)),
+            Default::Strs(v) => format!("[{}]", v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")),
+            Default::Empty if matches!(ty, Ty::Map(_) | Ty::Struct(_)) => "{}".to_string(),
+            Default::Empty => "[]".to_string(),
+            Default::Schedule { peak, floor, shape } => format!("{peak} -> {floor} {shape}"),
+            Default::WarmupFraction(f) => format!("{}%", f * 100.0),
+            Default::WarmupSteps(n) => format!("{n} steps"),
+        })
+    }
 }
 
 /// One parameter of a stage kind or constructor.
@@ -207,6 +244,55 @@ pub enum Role {
     Finetune,
 }
 
+/// A rule between a node's parameters that its values break, found when checking
+/// (`global_batch` not a multiple of `micro_batch`): the checker reports it at the
+/// parameter it names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Broken {
+    /// The parameter to point at (written or defaulted).
+    pub param: &'static str,
+    pub message: String,
+}
+
+/// Files a node reads inside a folder it is given: `pattern` (a glob) under the folder
+/// `base`, the value of the `Path` parameter `param`. A kind that reads only some files
+/// of a folder declares them, so that its identity covers exactly what it reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Read {
+    pub param: &'static str,
+    /// The folder, as the parameter gives it (relative to the experiment).
+    pub base: String,
+    /// A file or glob relative to `base`.
+    pub pattern: String,
+    /// Whether matching nothing is an error (a missing benchmark file) or not (an
+    /// optional index file).
+    pub required: bool,
+}
+
+/// A node's lowered parameters.
+pub type Params = BTreeMap<String, Value>;
+
+/// A kind's typed parameters as the checker and the tests see them: functions over the
+/// lowered parameters, made by the stages crate from the kind's parameters struct.
+#[derive(Clone, Copy)]
+pub struct Typed {
+    /// The rules between parameters that these values break (run on every node when
+    /// checking); a value that does not fit the struct is reported here too.
+    pub rules: fn(&Params) -> Vec<Broken>,
+    /// The parameters read into the struct and written back: equal to the input when the
+    /// struct and the schema agree on every parameter (tested for every kind).
+    pub round_trip: fn(&Params) -> Result<Params, String>,
+    /// The files the node reads, when its kind declares them; `None`: every file its
+    /// `Path` parameters name (a folder: every file under it).
+    pub reads: fn(&Params) -> Option<Vec<Read>>,
+}
+
+impl std::fmt::Debug for Typed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Typed")
+    }
+}
+
 /// The declaration of one stage kind.
 #[derive(Debug)]
 pub struct KindSchema {
@@ -218,6 +304,8 @@ pub struct KindSchema {
     /// Parameters in positional order: `f(a, b)` binds the first two.
     pub params: &'static [Param],
     pub doc: &'static str,
+    /// The kind's parameters struct, seen through functions.
+    pub typed: Typed,
 }
 
 impl KindSchema {

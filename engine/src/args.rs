@@ -275,5 +275,9 @@ pub enum Command {
     Stages {
         /// Show only this stage kind, with every parameter.
         kind: Option<String>,
+        /// Print the whole catalogue as Markdown (every kind and parameter), as
+        /// `docs/language.md` holds it.
+        #[arg(long, conflicts_with = "kind")]
+        markdown: bool,
     },
 }

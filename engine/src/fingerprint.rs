@@ -7,7 +7,8 @@
 use crate::index::{Fingerprint, Index};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::clock::now_ns;
 
 /// Modification times closer than this to the hashing time are not trusted.
 const RACY_NS: i64 = 2_000_000_000;
@@ -37,10 +38,6 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
         offset += len;
     }
     Ok(hasher.finalize().to_hex().to_string())
-}
-
-pub fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
 }
 
 /// The hash of a file, from the cache when its fingerprint is unchanged.

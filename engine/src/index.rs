@@ -115,16 +115,7 @@ impl Index {
         let tx = self.conn.unchecked_transaction()?;
         tx.execute(
             "INSERT OR REPLACE INTO nodes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                identity,
-                kind,
-                version,
-                name,
-                params,
-                bytes as i64,
-                seconds,
-                crate::fingerprint::now_ns() / 1_000_000_000
-            ],
+            params![identity, kind, version, name, params, bytes as i64, seconds, crate::clock::now_s()],
         )?;
         tx.execute("DELETE FROM lineage WHERE identity = ?1", [identity])?;
         for (role, input) in inputs {
@@ -175,7 +166,7 @@ impl Index {
     pub fn start_run(&self, experiment: &str) -> rusqlite::Result<i64> {
         self.conn.execute(
             "INSERT INTO runs (experiment, started_at, status) VALUES (?1, ?2, 'running')",
-            params![experiment, crate::fingerprint::now_ns() / 1_000_000_000],
+            params![experiment, crate::clock::now_s()],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -183,14 +174,7 @@ impl Index {
     pub fn finish_run(&self, run: i64, status: &str, ran: usize, cached: usize, failed: usize) -> rusqlite::Result<()> {
         self.conn.execute(
             "UPDATE runs SET finished_at = ?2, status = ?3, ran = ?4, cached = ?5, failed = ?6 WHERE id = ?1",
-            params![
-                run,
-                crate::fingerprint::now_ns() / 1_000_000_000,
-                status,
-                ran as i64,
-                cached as i64,
-                failed as i64
-            ],
+            params![run, crate::clock::now_s(), status, ran as i64, cached as i64, failed as i64],
         )?;
         Ok(())
     }

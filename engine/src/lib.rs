@@ -3,8 +3,12 @@
 //! parameters, inputs' identities and the bytes of the files it reads); [`store`] keeps
 //! artifacts by identity with a SQLite [`index`]; [`plan`] says what would run and why,
 //! [`placement`] where;
-//! [`run`] executes a plan with a tokio scheduler.
+//! [`run`] executes a plan with a tokio scheduler, reporting [`events`] that [`progress`]
+//! renders on the terminal.
 
+pub mod catalogue;
+pub mod clock;
+pub mod events;
 pub mod fingerprint;
 pub mod identity;
 pub mod index;

@@ -5,7 +5,6 @@
 //! it; the scheduler gives GPU nodes one GPU slot each, so two trainers never share a GPU.
 
 use crate::resolve::Node;
-use exp_dsl::Value;
 use exp_stages::Resources;
 use std::path::Path;
 
@@ -51,38 +50,14 @@ pub struct Placement {
     pub unmet: Vec<String>,
 }
 
-/// Megatron-LM's parallel layout (`parallel: { tp, pp, cp, ep }`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Layout {
-    pub tp: u64,
-    pub pp: u64,
-    pub cp: u64,
-    pub ep: u64,
-}
-
-impl Layout {
-    fn from_params(node: &Node) -> Option<Layout> {
-        let Some(Value::Map(m)) = node.params.get("parallel") else { return None };
-        let get = |k: &str| match m.get(k) {
-            Some(Value::Int(v)) if *v > 0 => *v as u64,
-            _ => 1,
-        };
-        Some(Layout { tp: get("tp"), pp: get("pp"), cp: get("cp"), ep: get("ep") })
-    }
-
-    /// The fewest GPUs the layout runs on. Megatron-LM splits the world into
-    /// tp × pp × cp × dp and carves the expert-parallel groups out of the data-parallel
-    /// ranks, so dp must be a multiple of ep: the smallest world is tp × pp × cp × ep.
-    pub fn min_gpus(&self) -> u64 {
-        self.tp * self.pp * self.cp * self.ep
-    }
-}
+/// Megatron-LM's parallel layout, as the trainer kinds declare it.
+pub use exp_stages::kinds::train::Layout;
 
 /// Where `node` runs on `machine`: the local executor, with the stage's needs.
 pub fn place(node: &Node, machine: &Machine) -> Placement {
-    let resources =
-        crate::stages::implementation(&node.kind).map_or_else(Resources::default, |s| s.resources(&node.params));
-    let layout = Layout::from_params(node);
+    let stage = crate::stages::implementation(&node.kind);
+    let resources = stage.map_or_else(Resources::default, |s| s.resources(&node.params));
+    let layout = stage.and_then(|s| s.layout(&node.params));
     let mut unmet = Vec::new();
     if resources.gpus > 0 && !machine.cuda_built {
         unmet.push("this exp is built without the `cuda` feature".to_string());
@@ -167,6 +142,7 @@ fn visible_gpus(visible: Option<&str>, dev: &Path) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use exp_dsl::Value;
     use std::collections::BTreeMap;
 
     fn node(kind: &str, params: &[(&str, Value)]) -> Node {
@@ -187,11 +163,30 @@ mod tests {
 
     const CPU_BOX: Machine = Machine { cpus: 2, memory_mb: 24 * 1024, gpus: 0, cuda_built: false };
 
+    /// The lowered parameters of the definition `name` in `text`.
+    fn lowered(text: &str, name: &str) -> BTreeMap<String, Value> {
+        let checked = exp_dsl::check_text(
+            std::path::Path::new("t.med"),
+            text,
+            &exp_stages::catalog(),
+            &exp_dsl::Options::default(),
+        );
+        let graph = checked.graph.expect("the test program checks");
+        graph.nodes.into_iter().find(|n| n.name == name).expect("the node is defined").params
+    }
+
     #[test]
     fn a_cuda_trainer_on_a_cpu_machine_says_what_is_missing() {
-        let layout: BTreeMap<String, Value> =
-            [("tp", 2), ("pp", 4), ("cp", 1), ("ep", 4)].iter().map(|(k, v)| (k.to_string(), Value::Int(*v))).collect();
-        let n = node("cpt", &[("device", Value::Str("cuda".into())), ("parallel", Value::Map(layout))]);
+        let params = lowered(
+            "experiment \"t\"\n\
+             tokenizer tok = sentencepiece(\"t.model\")\n\
+             dataset d = tokenize(jsonl(\"x.jsonl\"), tok)\n\
+             model base = mixtral(tiny, tokenizer: tok)\n\
+             pretrain c = cpt(base, d, device: cuda, parallel: { tp: 2, pp: 4, cp: 1, ep: 4 })\n",
+            "c",
+        );
+        let mut n = node("cpt", &[]);
+        n.params = params;
         let p = place(&n, &CPU_BOX);
         assert_eq!(p.resources.gpus, 1);
         assert_eq!(p.layout, Some(Layout { tp: 2, pp: 4, cp: 1, ep: 4 }));

@@ -8,7 +8,7 @@
 
 use crate::identity::{identity, FileId, InputId};
 use crate::index::Index;
-use exp_dsl::schema::{Catalog, Ty};
+use exp_dsl::schema::{Catalog, Read, Ty};
 use exp_dsl::{Graph, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -98,6 +98,10 @@ pub fn resolve(graph: &Graph, file: &Path, catalog: &Catalog, index: Option<&Ind
         let mut file_paths = Vec::new();
         let mut problem = None;
         let mut hashed_params = BTreeMap::new();
+        // A kind that reads only some files of a folder says which; otherwise the
+        // files are what its `Path` parameters name.
+        let declared = schema.and_then(|s| (s.typed.reads)(&g.params));
+        let mut found = Vec::new();
         for (name, value) in &g.params {
             let ty = schema.and_then(|s| s.param(name)).map(|p| &p.ty);
             let mut paths = Vec::new();
@@ -106,16 +110,30 @@ pub fn resolve(graph: &Graph, file: &Path, catalog: &Catalog, index: Option<&Ind
                 None => value.clone(),
             };
             hashed_params.insert(name.clone(), stripped);
-            for pattern in paths {
-                match hash_files(&root, &pattern, name, index) {
-                    Ok(found) => {
-                        for (id, path) in found {
-                            files.push(id);
-                            file_paths.push(path);
-                        }
+            if declared.is_none() {
+                found.extend(paths.iter().map(|pattern| hash_files(&root, pattern, name, index)));
+            }
+        }
+        if let Some(reads) = &declared {
+            // Sorted by name and each file once, however many patterns match it.
+            let all: Result<Vec<Hashed>, String> =
+                reads.iter().map(|r| hash_declared(&root, r, index)).collect::<Result<Vec<_>, _>>().map(|v| {
+                    let mut all: Vec<Hashed> = v.into_iter().flatten().collect();
+                    all.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+                    all.dedup_by(|a, b| a.0.path == b.0.path);
+                    all
+                });
+            found.push(all);
+        }
+        for result in found {
+            match result {
+                Ok(hashed) => {
+                    for (id, path) in hashed {
+                        files.push(id);
+                        file_paths.push(path);
                     }
-                    Err(e) => problem = Some(e),
                 }
+                Err(e) => problem = Some(e),
             }
         }
         if problem.is_none() {
@@ -186,21 +204,45 @@ fn strip_fields(
         .collect()
 }
 
+/// A file's entry in an identity and its path for messages.
+type Hashed = (FileId, String);
+
 /// Expands a path parameter and hashes each file: (`param/file name` → content hash, the
 /// path relative to the experiment).
-fn hash_files(root: &Path, pattern: &str, param: &str, index: Option<&Index>) -> Result<Vec<(FileId, String)>, String> {
+fn hash_files(root: &Path, pattern: &str, param: &str, index: Option<&Index>) -> Result<Vec<Hashed>, String> {
     let files = exp_stages::files::expand(root, pattern).map_err(|e| format!("parameter `{param}`: {e}"))?;
     files
         .iter()
         .map(|f| {
-            let hash = match index {
-                Some(ix) => crate::fingerprint::cached_hash(ix, f).map_err(|e| e.to_string()),
-                None => crate::fingerprint::hash_file(f).map_err(|e| e.to_string()),
-            }
-            .map_err(|e| format!("cannot read `{}`: {e}", f.display()))?;
             let name = f.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            let shown = f.strip_prefix(root).unwrap_or(f).display().to_string();
-            Ok((FileId { path: format!("{param}/{name}"), hash }, shown))
+            hash_one(root, f, format!("{param}/{name}"), index)
         })
         .collect()
+}
+
+/// The files a kind declares it reads under a folder, named in the identity by their
+/// path inside the folder (`data/jmed-llm/crade.csv`), so moving the folder reruns nothing.
+fn hash_declared(root: &Path, read: &Read, index: Option<&Index>) -> Result<Vec<Hashed>, String> {
+    let base = root.join(&read.base);
+    let files = match exp_stages::files::expand(&base, &read.pattern) {
+        Ok(files) => files,
+        Err(_) if !read.required => Vec::new(),
+        Err(e) => return Err(format!("parameter `{}`: {e}", read.param)),
+    };
+    files
+        .iter()
+        .map(|f| {
+            let inside = f.strip_prefix(&base).unwrap_or(f).display().to_string();
+            hash_one(root, f, format!("{}/{inside}", read.param), index)
+        })
+        .collect()
+}
+
+fn hash_one(root: &Path, file: &Path, name: String, index: Option<&Index>) -> Result<Hashed, String> {
+    let hash = match index {
+        Some(ix) => crate::fingerprint::cached_hash(ix, file).map_err(|e| e.to_string()),
+        None => crate::fingerprint::hash_file(file).map_err(|e| e.to_string()),
+    }
+    .map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    Ok((FileId { path: name, hash }, file.strip_prefix(root).unwrap_or(file).display().to_string()))
 }

@@ -4,15 +4,15 @@
 //! the store again (another run may have just made it), runs the stage into a temporary
 //! folder and publishes it. A failing node stops its dependents (and, without
 //! `--keep-going`, the launch of anything new); Ctrl-C cancels running stages, whose
-//! temporary folders are removed, so the store stays consistent.
+//! temporary folders are removed, so the store stays consistent. The scheduler prints
+//! nothing: it reports through [`Events`] (`events.rs`), which the command line renders.
 
+use crate::events::{Event, Events, Finished};
 use crate::placement::Machine;
 use crate::plan::{record, Decision, Step};
-use crate::progress::Progress;
 use crate::resolve::Resolved;
 use crate::store::{Manifest, Store, ARTIFACT, LOG};
 use exp_stages::{Context, InputArtifact, Reporter, Resources, StageError};
-use indicatif::ProgressBar;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -54,8 +54,14 @@ enum Outcome {
     Cancelled,
 }
 
-/// Runs the nodes of `steps` that must run.
-pub fn run(resolved: Arc<Resolved>, steps: &[Step], store: Arc<Store>, options: &Options) -> anyhow::Result<Summary> {
+/// Runs the nodes of `steps` that must run, telling `events` what happens.
+pub fn run(
+    resolved: Arc<Resolved>,
+    steps: &[Step],
+    store: Arc<Store>,
+    options: &Options,
+    events: Arc<dyn Events>,
+) -> anyhow::Result<Summary> {
     let needed = select(&resolved, &options.only)?;
     let wanted: Vec<bool> = steps.iter().zip(&needed).map(|(s, n)| *n && s.decision != Decision::Cached).collect();
     let experiment = resolved.file.display().to_string();
@@ -66,7 +72,8 @@ pub fn run(resolved: Arc<Resolved>, steps: &[Step], store: Arc<Store>, options: 
         .max_blocking_threads(options.jobs.max(1))
         .enable_all()
         .build()?;
-    let mut summary = runtime.block_on(schedule(resolved.clone(), steps, wanted, store.clone(), options, run_id))?;
+    let mut summary =
+        runtime.block_on(schedule(resolved.clone(), steps, wanted, store.clone(), options, run_id, events))?;
     summary.run = run_id;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.cached = steps.iter().zip(&needed).filter(|(s, n)| **n && s.decision == Decision::Cached).count();
@@ -122,10 +129,11 @@ async fn schedule(
     store: Arc<Store>,
     options: &Options,
     run_id: i64,
+    events: Arc<dyn Events>,
 ) -> anyhow::Result<Summary> {
     let n = resolved.nodes.len();
     let jobs = options.jobs.max(1);
-    let progress = Arc::new(Progress::new(wanted.iter().filter(|w| **w).count() as u64));
+    events.event(Event::RunStarted { run: run_id, nodes: wanted.iter().filter(|w| **w).count() });
     let cancel = Arc::new(AtomicBool::new(false));
     // CPU slots (-j) and GPU slots: one GPU node per GPU, and one at a time where none is
     // seen (it fails there with its own message rather than waiting forever).
@@ -158,22 +166,28 @@ async fn schedule(
             ready.remove(&i);
             if let Decision::Blocked(problem) = &steps[i].decision {
                 let name = resolved.nodes[i].name.clone();
-                progress.println(&format!("✗ {name}: cannot run: {problem}"));
+                events.event(Event::Blocked { node: name.clone(), problem: problem.clone() });
                 summary.failed.push((name, problem.clone()));
-                summary.skipped += skip_descendants(&resolved, i, &mut wanted, &mut ready);
+                summary.skipped += skip_descendants(&resolved, i, &mut wanted, &mut ready, &*events);
                 stopping |= !options.keep_going;
                 continue;
             }
             let taken = need(i).within(free);
             free = free.minus(taken);
             holding.insert(i, taken);
-            let bar = progress.node(&resolved.nodes[i].name);
-            let (resolved, store, cancel) = (resolved.clone(), store.clone(), cancel.clone());
+            let node = &resolved.nodes[i];
+            events.event(Event::NodeStarted {
+                node: node.name.clone(),
+                kind: node.kind.clone(),
+                cpus: taken.cpus,
+                gpus: taken.gpus,
+            });
+            let (resolved, store, cancel, events) = (resolved.clone(), store.clone(), cancel.clone(), events.clone());
             tasks.spawn_blocking(move || {
                 let started = Instant::now();
-                let outcome = execute(&resolved, i, &store, &cancel, &bar, run_id, taken.cpus)
+                let outcome = execute(&resolved, i, &store, &cancel, events, run_id, taken.cpus)
                     .unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
-                (i, outcome, started.elapsed().as_secs_f64(), bar)
+                (i, outcome, started.elapsed().as_secs_f64())
             });
         }
         if tasks.is_empty() {
@@ -184,14 +198,14 @@ async fn schedule(
                 cancel.store(true, Ordering::Relaxed);
                 stopping = true;
                 summary.interrupted = true;
-                progress.println("interrupted: cancelling the running stages…");
+                events.event(Event::Interrupted);
             }
             Some(joined) = tasks.join_next() => {
-                let (i, outcome, seconds, bar) = joined?;
+                let (i, outcome, seconds) = joined?;
                 free = free.plus(holding.remove(&i).expect("a finished node held its slots"));
                 let node = &resolved.nodes[i];
                 let index = store.index();
-                match outcome {
+                let finished = match outcome {
                     Outcome::Ran(manifest) => {
                         let bytes: u64 = manifest.outputs.iter().map(|o| o.bytes).sum();
                         summary.ran += 1;
@@ -203,31 +217,44 @@ async fn schedule(
                         index.put_node(&node.identity, &node.kind, node.version, &node.name,
                             &serde_json::to_string(&node.params)?, &inputs, bytes, seconds, &metrics)?;
                         index.put_run_node(run_id, &node.name, &node.identity, "ran", seconds, None)?;
-                        progress.finished(&bar, &format!("✓ {} ({}, {:.1}s, {})", node.name, node.kind, seconds, human_bytes(bytes)));
                         release(&resolved, i, &wanted, &mut pending, &mut ready);
+                        Finished::Ran { bytes }
                     }
                     Outcome::Reused => {
                         summary.reused += 1;
                         index.put_run_node(run_id, &node.name, &node.identity, "reused", seconds, None)?;
-                        progress.finished(&bar, &format!("= {} (made meanwhile by another run)", node.name));
                         release(&resolved, i, &wanted, &mut pending, &mut ready);
+                        Finished::Reused
                     }
                     Outcome::Failed(message) => {
                         index.put_run_node(run_id, &node.name, &node.identity, "failed", seconds, Some(&message))?;
-                        progress.finished(&bar, &format!("✗ {} ({}): {message}", node.name, node.at));
-                        summary.failed.push((node.name.clone(), message));
-                        summary.skipped += skip_descendants(&resolved, i, &mut wanted, &mut ready);
+                        summary.failed.push((node.name.clone(), message.clone()));
                         stopping |= !options.keep_going;
+                        Finished::Failed { message }
                     }
                     Outcome::Cancelled => {
                         index.put_run_node(run_id, &node.name, &node.identity, "cancelled", seconds, None)?;
-                        progress.finished(&bar, &format!("… {} cancelled", node.name));
+                        Finished::Cancelled
                     }
+                };
+                // Not holding the index while a sink runs: it may read the store.
+                drop(index);
+                let failed = matches!(finished, Finished::Failed { .. });
+                events.event(Event::NodeFinished {
+                    node: node.name.clone(),
+                    kind: node.kind.clone(),
+                    at: node.at.clone(),
+                    seconds,
+                    outcome: finished,
+                });
+                // After the failure's own line, so a front end sees cause before effect.
+                if failed {
+                    summary.skipped += skip_descendants(&resolved, i, &mut wanted, &mut ready, &*events);
                 }
             }
         }
     }
-    progress.done();
+    events.event(Event::RunFinished);
     Ok(summary)
 }
 
@@ -284,14 +311,24 @@ fn release(resolved: &Resolved, i: usize, wanted: &[bool], pending: &mut [usize]
 }
 
 /// Marks everything downstream of a failed node as not to run; returns how many.
-fn skip_descendants(resolved: &Resolved, i: usize, wanted: &mut [bool], ready: &mut BTreeSet<usize>) -> usize {
-    let mut skipped = 0;
+fn skip_descendants(
+    resolved: &Resolved,
+    i: usize,
+    wanted: &mut [bool],
+    ready: &mut BTreeSet<usize>,
+    events: &dyn Events,
+) -> usize {
+    let mut dependents = Vec::new();
     for j in resolved.descendants(i) {
         if wanted[j] {
             wanted[j] = false;
             ready.remove(&j);
-            skipped += 1;
+            dependents.push(resolved.nodes[j].name.clone());
         }
+    }
+    let skipped = dependents.len();
+    if skipped > 0 {
+        events.event(Event::Skipped { node: resolved.nodes[i].name.clone(), dependents });
     }
     skipped
 }
@@ -302,21 +339,21 @@ fn execute(
     i: usize,
     store: &Store,
     cancel: &AtomicBool,
-    bar: &ProgressBar,
+    events: Arc<dyn Events>,
     run_id: i64,
     threads: usize,
 ) -> anyhow::Result<Outcome> {
     let node = &resolved.nodes[i];
     let stage = crate::stages::implementation(&node.kind)
         .ok_or_else(|| anyhow::anyhow!("stage `{}` has no implementation yet", node.kind))?;
-    bar.set_message("waiting for its lock");
     let _lock = store.lock(&node.identity)?;
     if store.contains(&node.identity) {
         return Ok(Outcome::Reused);
     }
     let temporary = store.temporary(&node.identity)?;
     let reporter = NodeReporter {
-        bar: bar.clone(),
+        node: node.name.clone(),
+        events,
         log: Mutex::new(std::fs::File::create(temporary.join(LOG))?),
         metrics: Mutex::new(BTreeMap::new()),
     };
@@ -346,8 +383,8 @@ fn execute(
         cancel,
         threads,
     };
-    bar.set_message("running");
-    let started_at = crate::fingerprint::now_ns() / 1_000_000_000;
+    reporter.events.event(Event::NodeRunning { node: node.name.clone() });
+    let started_at = crate::clock::now_s();
     let started = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| stage.run(&ctx)));
     let failure = match result {
@@ -402,8 +439,11 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "no message".into())
 }
 
+/// A stage's reports: sent on as events, and kept with the node (its log file, its metrics
+/// for the manifest and the index).
 struct NodeReporter {
-    bar: ProgressBar,
+    node: String,
+    events: Arc<dyn Events>,
     log: Mutex<std::fs::File>,
     /// The last value of each metric (per-step series arrive with the trainer).
     metrics: Mutex<BTreeMap<String, f64>>,
@@ -411,13 +451,10 @@ struct NodeReporter {
 
 impl Reporter for NodeReporter {
     fn progress(&self, done: u64, total: Option<u64>, unit: &str) {
-        self.bar.set_message(match total {
-            Some(t) => format!("{done}/{t} {unit}"),
-            None => format!("{done} {unit}"),
-        });
+        self.events.event(Event::Progress { node: self.node.clone(), done, total, unit: unit.to_string() });
     }
 
-    fn metric(&self, name: &str, _step: Option<u64>, value: f64) {
+    fn metric(&self, name: &str, step: Option<u64>, value: f64) {
         // The store keeps numbers: an undefined value (NaN, infinite) is logged instead.
         if !value.is_finite() {
             self.log(&format!("metric {name} is {value}: not stored"));
@@ -426,12 +463,14 @@ impl Reporter for NodeReporter {
         if let Ok(mut m) = self.metrics.lock() {
             m.insert(name.to_string(), value);
         }
+        self.events.event(Event::Metric { node: self.node.clone(), name: name.to_string(), step, value });
     }
 
     fn log(&self, line: &str) {
         if let Ok(mut f) = self.log.lock() {
             writeln!(f, "{line}").ok();
         }
+        self.events.event(Event::Log { node: self.node.clone(), line: line.to_string() });
     }
 }
 
@@ -447,5 +486,123 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keeps every event, in order.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Event>>);
+
+    impl Events for Recorder {
+        fn event(&self, event: Event) {
+            self.0.lock().expect("not poisoned").push(event);
+        }
+    }
+
+    /// The events that say what happened to which node, one short line each.
+    fn lifecycle(events: &[Event]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::RunStarted { nodes, .. } => Some(format!("run of {nodes}")),
+                Event::NodeStarted { node, kind, cpus, gpus } => {
+                    Some(format!("{node} ({kind}) on {cpus} CPU {gpus} GPU"))
+                }
+                Event::NodeRunning { node } => Some(format!("{node} running")),
+                Event::NodeFinished { node, outcome, .. } => Some(format!(
+                    "{node} {}",
+                    match outcome {
+                        Finished::Ran { .. } => "ran",
+                        Finished::Reused => "reused",
+                        Finished::Failed { .. } => "failed",
+                        Finished::Cancelled => "cancelled",
+                    }
+                )),
+                Event::Skipped { node, dependents } => Some(format!("{node} skips {}", dependents.join(", "))),
+                Event::RunFinished => Some("done".into()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_plan_runs_through_the_scheduler_as_events() {
+        let dir = tempfile::tempdir().expect("temp");
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("a folder")).expect("folder");
+            std::fs::write(path, text).expect("write");
+        };
+        write("data/en.jsonl", "{\"id\":\"a1\",\"body\":\"an abstract\"}\n{\"id\":\"a2\",\"body\":\"another\"}\n");
+        write("data/ja.jsonl", "{\"id\":\"j1\",\"body\":\"fine\"}\n{\"id\":\"j2\" broken\n");
+        write(
+            "study.med",
+            "experiment \"study\"\nsource en = jsonl(\"data/en.jsonl\", text: \"body\", id: \"id\", lang: en)\nsource ja = jsonl(\"data/ja.jsonl\", text: \"body\", id: \"id\", lang: ja)\ncorpus both = { en, ja * 2 }\ncorpus english = { en }\n",
+        );
+        let file = dir.path().join("study.med");
+        let catalog = exp_stages::catalog();
+        let checked = exp_dsl::check_file(&file, &catalog, &exp_dsl::Options { profile: None, all_profiles: false });
+        let graph = checked.graph.expect("the experiment checks");
+        let store = Arc::new(Store::open(&dir.path().join(".exp")).expect("store"));
+        let resolved = Arc::new(crate::resolve::resolve(&graph, &file, &catalog, Some(&store.index())));
+        let steps = crate::plan::plan(&resolved, &store, &|_| None);
+        let recorder = Arc::new(Recorder::default());
+        let options = Options { jobs: 1, keep_going: true, only: Vec::new() };
+
+        let summary = run(resolved.clone(), &steps, store.clone(), &options, recorder.clone()).expect("the run");
+
+        let events = recorder.0.lock().expect("not poisoned").clone();
+        // Which source starts first depends on the nodes' keys; what happens to each does not.
+        let lines = lifecycle(&events);
+        let of = |name: &str| -> Vec<&str> {
+            lines.iter().filter(|l| l.split(' ').next() == Some(name)).map(String::as_str).collect()
+        };
+        assert_eq!((lines[0].as_str(), lines[lines.len() - 1].as_str()), ("run of 4", "done"));
+        assert_eq!(of("en"), ["en (jsonl) on 1 CPU 0 GPU", "en running", "en ran"]);
+        assert_eq!(of("ja"), ["ja (jsonl) on 1 CPU 0 GPU", "ja running", "ja failed", "ja skips both"]);
+        // --keep-going: the failure skips only what needs `ja`.
+        assert_eq!(of("english"), ["english (mix) on 1 CPU 0 GPU", "english running", "english ran"]);
+        assert!(of("both").is_empty(), "{lines:?}");
+        // One slot: nodes run one after another, and each one's reports arrive between its
+        // start and its end.
+        let mut current: Option<&String> = None;
+        for e in &events {
+            match e {
+                Event::NodeStarted { node, .. } => assert!(current.replace(node).is_none(), "{events:?}"),
+                Event::NodeFinished { node, .. } => assert_eq!(current.take(), Some(node), "{events:?}"),
+                Event::NodeRunning { node }
+                | Event::Progress { node, .. }
+                | Event::Metric { node, .. }
+                | Event::Log { node, .. } => assert_eq!(current, Some(node), "{events:?}"),
+                _ => {}
+            }
+        }
+        let failure = events.iter().find_map(|e| match e {
+            Event::NodeFinished { node, outcome: Finished::Failed { message }, .. } if node == "ja" => Some(message),
+            _ => None,
+        });
+        assert!(failure.is_some_and(|m| m.contains("data/ja.jsonl:2: not JSON")), "{events:?}");
+        assert!(events.contains(&Event::Metric {
+            node: "en".into(),
+            name: "documents".into(),
+            step: None,
+            value: 2.0
+        }));
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, Event::Log { node, line } if node == "ja" && line.starts_with("failed: "))));
+        assert_eq!((summary.ran, summary.failed.len(), summary.skipped), (2, 1, 1));
+
+        // What the events showed is also what the store kept: the metric in the index, the
+        // log with the artifact, the failed node's log under `logs/<run>/`.
+        let en = &resolved.nodes[resolved.by_name("en").expect("en")].identity;
+        assert!(store.index().metrics(en).expect("metrics").contains(&("documents".to_string(), None, 2.0)));
+        assert!(store.object_dir(en).join(LOG).is_file());
+        let kept = std::fs::read_to_string(store.root.join("logs").join(summary.run.to_string()).join("ja.log"));
+        assert!(kept.expect("the failed log is kept").contains("failed: "));
     }
 }

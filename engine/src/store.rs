@@ -15,7 +15,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-pub const MANIFEST: &str = "manifest.json";
+/// Named with the artifact formats the stages read: the corpus card follows lineage
+/// through manifests (`exp_stages::artifacts::Manifest`).
+pub const MANIFEST: &str = exp_stages::artifacts::MANIFEST;
 pub const ARTIFACT: &str = "artifact";
 pub const LOG: &str = "log.txt";
 
@@ -107,8 +109,7 @@ impl Store {
 
     /// A fresh temporary folder for computing `identity`, with an empty `artifact/`.
     pub fn temporary(&self, identity: &str) -> std::io::Result<PathBuf> {
-        let dir =
-            self.root.join("tmp").join(format!("{identity}.{}.{}", std::process::id(), crate::fingerprint::now_ns()));
+        let dir = self.root.join("tmp").join(format!("{identity}.{}.{}", std::process::id(), crate::clock::now_ns()));
         fs::create_dir_all(dir.join(ARTIFACT))?;
         Ok(dir)
     }
@@ -170,7 +171,7 @@ impl Store {
 
     /// Moves a damaged artifact out of the way (to `quarantine/`) so it is never served.
     pub fn quarantine(&self, identity: &str) -> anyhow::Result<PathBuf> {
-        let target = self.root.join("quarantine").join(format!("{identity}.{}", crate::fingerprint::now_ns()));
+        let target = self.root.join("quarantine").join(format!("{identity}.{}", crate::clock::now_ns()));
         fs::create_dir_all(self.root.join("quarantine"))?;
         fs::rename(self.object_dir(identity), &target)?;
         self.index().forget_node(identity)?;
@@ -286,6 +287,36 @@ mod tests {
     }
 
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// The stages read a published manifest with their own type of it (the corpus card):
+    /// it reads every field, and writes the same bytes back.
+    #[test]
+    fn a_published_manifest_reads_as_the_stages_type_of_it() {
+        let dir = tempfile::tempdir().expect("temp");
+        let store = Store::open(dir.path()).expect("store");
+        let tmp = store.temporary(ID).expect("temporary");
+        fs::write(tmp.join(ARTIFACT).join("documents.jsonl"), "{}\n").expect("write");
+        let mut m = manifest(ID);
+        m.params = BTreeMap::from([
+            ("seed".to_string(), Value::Int(7)),
+            ("budget".to_string(), Value::Null),
+            ("share".to_string(), Value::Float(0.25)),
+            ("keep".to_string(), Value::List(vec![Value::Str("cc-by".into())])),
+        ]);
+        m.inputs = vec![InputId { role: "member".into(), identity: "ab".repeat(32) }];
+        m.files = vec![FileId { path: "data/a.jsonl".into(), hash: "cd".repeat(32) }];
+        m.metrics = BTreeMap::from([("kept".to_string(), 3.0), ("dropped".to_string(), 1.5)]);
+        let published = store.publish(&tmp, m).expect("publish");
+        let read: exp_stages::artifacts::Manifest =
+            exp_stages::artifacts::read(&store.object_dir(ID)).expect("the stages read it");
+        assert_eq!(
+            serde_json::to_value(&read).expect("a value"),
+            serde_json::to_value(&published).expect("a value"),
+            "the two types of manifest.json differ"
+        );
+        let bytes = fs::read(store.object_dir(ID).join(MANIFEST)).expect("manifest");
+        assert_eq!(serde_json::to_vec_pretty(&read).expect("bytes"), bytes);
+    }
 
     #[test]
     fn a_crash_before_publishing_leaves_nothing_served_and_is_cleaned_up() {

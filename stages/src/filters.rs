@@ -1,11 +1,14 @@
 //! Filters: documents in, fewer documents out. Each writes what it kept and, in
 //! `dropped.json`, how many it dropped for each reason and a sample of dropped ids.
 
+use crate::artifacts::{Dropped, DroppedFor};
 use crate::documents::{self, Document, Writer};
-use crate::kinds::filters::{LENGTH, LICENCE};
+use crate::kinds::filters::{
+    DecontaminateParams, DedupParams, LanguageParams, LengthParams, LicenceParams, NearDedupParams, Side, SplitParams,
+    LENGTH, LICENCE,
+};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
-use exp_dsl::Value;
 use std::collections::BTreeMap;
 
 /// Dropped ids kept as a sample per reason.
@@ -33,10 +36,10 @@ fn filter(ctx: &Context, keep: impl Fn(&Document) -> Option<String>) -> Result<(
     }
     let kept = out.documents;
     out.finish()?;
-    let report: BTreeMap<&String, serde_json::Value> =
-        dropped.iter().map(|(r, (n, ids))| (r, serde_json::json!({ "documents": n, "sample": ids }))).collect();
-    let path = ctx.out.join("dropped.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&report).unwrap_or_default()).map_err(StageError::io(&path))?;
+    let report = Dropped(
+        dropped.iter().map(|(r, (n, ids))| (r.clone(), DroppedFor { documents: *n, sample: ids.clone() })).collect(),
+    );
+    crate::artifacts::write(ctx.out, &report)?;
     let total_dropped: u64 = dropped.values().map(|(n, _)| n).sum();
     ctx.reporter.metric("kept", None, kept as f64);
     ctx.reporter.metric("dropped", None, total_dropped as f64);
@@ -55,13 +58,7 @@ impl Stage for LicenceFilter {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let keep: Vec<String> = match ctx.param("keep") {
-            Value::List(l) => l
-                .iter()
-                .filter_map(|v| if let Value::Str(s) = v { Some(s.to_ascii_uppercase()) } else { None })
-                .collect(),
-            _ => Vec::new(),
-        };
+        let keep = ctx.params::<LicenceParams>()?.keep;
         filter(ctx, |doc| {
             let licence = doc.meta.get("licence").map_or("unknown", String::as_str);
             if keep.iter().any(|k| k.eq_ignore_ascii_case(licence)) {
@@ -82,8 +79,8 @@ impl Stage for LengthFilter {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let min = ctx.int_param("min_chars").unwrap_or(1).max(0) as usize;
-        let max = ctx.int_param("max_chars").map(|m| m.max(0) as usize);
+        let p: LengthParams = ctx.params()?;
+        let (min, max) = (p.min_chars as usize, p.max_chars.map(|m| m as usize));
         filter(ctx, |doc| {
             let n = doc.text.chars().count();
             if n < min {
@@ -137,7 +134,7 @@ impl Stage for LanguageFilter {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let keep = strings(ctx.param("keep"));
+        let keep = ctx.params::<LanguageParams>()?.keep;
         filter(ctx, |doc| {
             let lang = identify(&doc.text);
             if keep.iter().any(|k| k == lang) {
@@ -146,13 +143,6 @@ impl Stage for LanguageFilter {
                 Some(format!("language {lang}"))
             }
         })
-    }
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::List(l) => l.iter().filter_map(|v| if let Value::Str(s) = v { Some(s.clone()) } else { None }).collect(),
-        _ => Vec::new(),
     }
 }
 
@@ -184,7 +174,7 @@ impl Stage for Dedup {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let by = strings(ctx.param("by"));
+        let by = ctx.params::<DedupParams>()?.by;
         let mut others = std::collections::HashSet::new();
         for input in ctx.inputs_for("against") {
             for doc in documents::read(&input.dir)? {
@@ -229,7 +219,7 @@ impl Stage for Decontaminate {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let n = ctx.int_param("ngram").unwrap_or(13).max(1) as usize;
+        let n = ctx.params::<DecontaminateParams>()?.ngram as usize;
         let mut held_out = std::collections::HashSet::new();
         for input in ctx.inputs_for("against") {
             for doc in documents::read(&input.dir)? {
@@ -255,8 +245,9 @@ impl Stage for Split {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let keep_test = ctx.str_param("keep") == Some("test");
-        let ids: Option<std::collections::HashSet<String>> = match ctx.str_param("ids") {
+        let p: SplitParams = ctx.params()?;
+        let keep_test = p.keep == Side::Test;
+        let ids: Option<std::collections::HashSet<String>> = match &p.ids {
             Some(path) => {
                 let file = ctx.root.join(path);
                 let text = std::fs::read_to_string(&file).map_err(StageError::io(&file))?;
@@ -270,8 +261,7 @@ impl Stage for Split {
             }
             None => None,
         };
-        let share = ctx.param("test_share").as_f64().unwrap_or(0.5);
-        let seed = ctx.int_param("seed").unwrap_or(0);
+        let (share, seed) = (p.test_share, p.seed);
         filter(ctx, |doc| {
             let in_test = match &ids {
                 Some(set) => set.contains(&doc.id),
@@ -283,7 +273,7 @@ impl Stage for Split {
 }
 
 /// A number in [0, 1) from a seed and a string.
-pub(crate) fn unit(seed: i64, s: &str) -> f64 {
+pub(crate) fn unit(seed: u64, s: &str) -> f64 {
     let h = blake3::Hasher::new().update(&seed.to_le_bytes()).update(s.as_bytes()).finalize();
     let bytes: [u8; 8] = h.as_bytes()[..8].try_into().expect("a blake3 digest has 32 bytes");
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
@@ -300,10 +290,9 @@ impl Stage for NearDedup {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let threshold = ctx.param("threshold").as_f64().unwrap_or(0.8);
-        let perms = ctx.int_param("permutations").unwrap_or(128).max(1) as usize;
-        let shingle = ctx.int_param("shingle").unwrap_or(5).max(1) as usize;
-        let seed = ctx.int_param("seed").unwrap_or(0) as u64;
+        let p: NearDedupParams = ctx.params()?;
+        let (threshold, seed) = (p.threshold, p.seed);
+        let (perms, shingle) = (p.permutations as usize, p.shingle as usize);
         let (bands, rows) = bands_for(threshold, perms);
         let salts: Vec<u64> = (0..perms as u64).map(|i| splitmix(seed ^ splitmix(i))).collect();
         let buckets = std::cell::RefCell::new(vec![std::collections::HashMap::<u64, Vec<usize>>::new(); bands]);

@@ -1,9 +1,10 @@
-//! Every stage kind of `exp`. Each kind lives in one module of [`kinds`] and declares its
-//! parameter schema as a constant; [`catalog`] gathers them for the checker. The
-//! implementations (readers, filters, the burn trainer, evaluation) land beside the
-//! schemas as they are built; the burn-dependent trainer lives in its own crate,
-//! `stages/trainer` (`exp-trainer`), so this one stays quick to build.
+//! Every stage kind of `exp`, listed once in [`REGISTRY`]. A kind declares its parameter
+//! schema as a constant with its parameters struct beside it ([`params`]); [`catalog`]
+//! gives the schemas to the checker. The burn-dependent kinds (model, training,
+//! evaluation with our model) have their schema here and their code in `stages/trainer`
+//! (`exp-trainer`), so that this crate and the checker stay quick to build.
 
+pub mod artifacts;
 pub mod documents;
 pub mod eval;
 pub mod files;
@@ -14,6 +15,7 @@ pub mod mecab;
 pub mod megatron;
 pub mod metrics;
 pub mod parallel;
+pub mod params;
 pub mod readers;
 pub mod render;
 pub mod report;
@@ -24,68 +26,77 @@ pub mod translate;
 use exp_dsl::schema::{Catalog, KindSchema};
 pub use stage::{cores, Context, InputArtifact, Reporter, Resources, Stage, StageError};
 
-/// All stage kinds, in the order `exp stages` lists them.
-pub static KINDS: &[&KindSchema] = &[
-    &kinds::sources::JSONL,
-    &kinds::sources::PARQUET,
-    &kinds::sources::TEXT,
-    &kinds::sources::CSV,
-    &kinds::sources::PUBMED_XML,
-    &kinds::sources::JATS,
-    &kinds::filters::LICENCE,
-    &kinds::filters::LANGUAGE,
-    &kinds::filters::LENGTH,
-    &kinds::filters::DEDUP,
-    &kinds::filters::NEAR_DEDUP,
-    &kinds::filters::DECONTAMINATE,
-    &kinds::filters::SPLIT,
-    &kinds::translate::TRANSLATE,
-    &kinds::translate::PARALLEL,
-    &kinds::render::RENDER,
-    &kinds::mix::MIX,
-    &kinds::tokenize::SENTENCEPIECE,
-    &kinds::tokenize::TOKENIZE,
-    &kinds::model::MIXTRAL,
-    &kinds::model::HF_CHECKPOINT,
-    &kinds::train::CPT,
-    &kinds::train::MEGATRON_CPT,
-    &kinds::train::SFT,
-    &kinds::eval::JMEDBENCH,
-    &kinds::report::COMPARE,
-    &kinds::report::CORPUS_CARD,
-];
-
-/// The implementation of a stage kind, when it has one yet.
-pub fn implementation(kind: &str) -> Option<&'static dyn Stage> {
-    static IMPLEMENTED: &[&dyn Stage] = &[
-        &readers::jsonl::JsonlReader,
-        &readers::text::TextReader,
-        &readers::csv::CsvReader,
-        &readers::parquet::ParquetReader,
-        &readers::xml::JatsReader,
-        &readers::pubmed::PubmedReader,
-        &filters::LicenceFilter,
-        &filters::LengthFilter,
-        &filters::LanguageFilter,
-        &filters::Dedup,
-        &filters::NearDedup,
-        &filters::Decontaminate,
-        &filters::Split,
-        &translate::Translate,
-        &parallel::Parallel,
-        &render::Render,
-        &kinds::mix::Mixer,
-        &kinds::tokenize::SentencePieceStage,
-        &kinds::tokenize::Tokenize,
-        &report::compare::Compare,
-        &report::card::CorpusCard,
-    ];
-    IMPLEMENTED.iter().copied().find(|s| s.schema().name == kind)
+/// Where a stage kind's code is.
+pub enum Kind {
+    /// Implemented in this crate.
+    Here(&'static dyn Stage),
+    /// Schema and parameters here, code in `exp-trainer` (`stages/trainer`), which links
+    /// burn; the engine joins the two (`engine/src/stages.rs`).
+    Trainer(&'static KindSchema),
+    /// Declared, so that experiments check and plan, but not implemented yet: a plan
+    /// shows its nodes as blocked.
+    Planned(&'static KindSchema),
 }
 
-/// The catalogue the checker uses.
+impl Kind {
+    pub fn schema(&self) -> &'static KindSchema {
+        match self {
+            Kind::Here(stage) => stage.schema(),
+            Kind::Trainer(schema) | Kind::Planned(schema) => schema,
+        }
+    }
+}
+
+/// Every stage kind, in the order `exp stages` lists them: the one registry. Adding a
+/// kind is its module (schema, parameters struct, implementation) and one line here.
+pub static REGISTRY: &[Kind] = &[
+    Kind::Here(&readers::jsonl::JsonlReader),
+    Kind::Here(&readers::parquet::ParquetReader),
+    Kind::Here(&readers::text::TextReader),
+    Kind::Here(&readers::csv::CsvReader),
+    Kind::Here(&readers::pubmed::PubmedReader),
+    Kind::Here(&readers::xml::JatsReader),
+    Kind::Here(&filters::LicenceFilter),
+    Kind::Here(&filters::LanguageFilter),
+    Kind::Here(&filters::LengthFilter),
+    Kind::Here(&filters::Dedup),
+    Kind::Here(&filters::NearDedup),
+    Kind::Here(&filters::Decontaminate),
+    Kind::Here(&filters::Split),
+    Kind::Here(&translate::Translate),
+    Kind::Here(&parallel::Parallel),
+    Kind::Here(&render::Render),
+    Kind::Here(&kinds::mix::Mixer),
+    Kind::Here(&kinds::tokenize::SentencePieceStage),
+    Kind::Here(&kinds::tokenize::Tokenize),
+    Kind::Trainer(&kinds::model::MIXTRAL),
+    Kind::Trainer(&kinds::model::HF_CHECKPOINT),
+    Kind::Trainer(&kinds::train::CPT),
+    Kind::Planned(&kinds::train::MEGATRON_CPT),
+    Kind::Trainer(&kinds::train::SFT),
+    Kind::Trainer(&kinds::eval::JMEDBENCH),
+    Kind::Here(&report::compare::Compare),
+    Kind::Here(&report::card::CorpusCard),
+];
+
+/// The kind named `name`.
+pub fn kind(name: &str) -> Option<&'static Kind> {
+    REGISTRY.iter().find(|k| k.schema().name == name)
+}
+
+/// The implementation of a stage kind of this crate.
+pub fn implementation(name: &str) -> Option<&'static dyn Stage> {
+    match kind(name)? {
+        Kind::Here(stage) => Some(*stage),
+        Kind::Trainer(_) | Kind::Planned(_) => None,
+    }
+}
+
+/// The catalogue the checker uses: every kind's schema, from the registry.
 pub fn catalog() -> Catalog {
-    Catalog { kinds: KINDS, mixture_kind: kinds::mix::MIX.name }
+    static SCHEMAS: std::sync::LazyLock<Vec<&'static KindSchema>> =
+        std::sync::LazyLock::new(|| REGISTRY.iter().map(Kind::schema).collect());
+    Catalog { kinds: SCHEMAS.as_slice(), mixture_kind: kinds::mix::MIX.name }
 }
 
 #[cfg(test)]
@@ -95,12 +106,12 @@ mod tests {
 
     #[test]
     fn kind_names_are_unique_and_parameters_well_formed() {
-        let mut names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        let mut names: Vec<&str> = catalog().kinds.iter().map(|k| k.name).collect();
         names.sort_unstable();
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "duplicate stage kind");
-        for k in KINDS {
+        for k in catalog().kinds {
             assert!(k.version >= 1, "{} has no version", k.name);
             let mut params: Vec<&str> = k.params.iter().map(|p| p.name).collect();
             params.sort_unstable();

@@ -3,7 +3,7 @@
 //! the recipe's randomised En–Ja order) or fixed. Unpaired documents are counted.
 
 use crate::documents::{self, Document, Writer};
-use crate::kinds::translate::PARALLEL;
+use crate::kinds::translate::{Order, ParallelParams, PARALLEL};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
 use std::collections::HashMap;
@@ -23,10 +23,8 @@ impl Stage for Parallel {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let by = ctx.str_param("by").unwrap_or("id");
-        let order = ctx.str_param("order").unwrap_or("shuffled");
-        let separator = ctx.str_param("separator").unwrap_or("\n\n");
-        let seed = ctx.int_param("seed").unwrap_or(0);
+        let p: ParallelParams = ctx.params()?;
+        let (by, order, separator, seed) = (p.by.as_str(), p.order, p.separator.as_str(), p.seed);
         let second_dir =
             ctx.inputs_for("second").next().ok_or_else(|| StageError::Param("no `second` input".into()))?;
         let mut second: HashMap<String, Document> = HashMap::new();
@@ -47,9 +45,9 @@ impl Stage for Parallel {
                     continue;
                 };
                 let a_first = match order {
-                    "first" => true,
-                    "second" => false,
-                    _ => crate::filters::unit(seed, &a.id) < 0.5,
+                    Order::First => true,
+                    Order::Second => false,
+                    Order::Shuffled => crate::filters::unit(seed, &a.id) < 0.5,
                 };
                 first_first += u64::from(a_first);
                 let text = if a_first {

@@ -7,7 +7,7 @@
 //! where the response starts, so SFT can mask the loss on the prompt.
 
 use crate::documents::{self, Document, Writer};
-use crate::kinds::render::RENDER;
+use crate::kinds::render::{Format, RenderParams, RENDER};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
 use minijinja::{context, Environment, Value as Jinja};
@@ -26,7 +26,8 @@ impl Stage for Render {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let path = ctx.root.join(ctx.str_param("template").unwrap_or_default());
+        let p: RenderParams = ctx.params()?;
+        let path = ctx.root.join(&p.template);
         let source = std::fs::read_to_string(&path).map_err(StageError::io(&path))?;
         let mut env = Environment::new();
         env.add_filter("fromjson", from_json);
@@ -35,7 +36,7 @@ impl Stage for Render {
             message: e.to_string(),
         })?;
         let template = env.get_template("t").expect("added above");
-        let chat = ctx.str_param("format") == Some("chat");
+        let chat = p.format == Format::Chat;
         let mut out = Writer::create(ctx.out)?;
         for input in ctx.inputs_for("input") {
             for doc in documents::read(&input.dir)? {

@@ -97,22 +97,11 @@ impl Context<'_> {
         self.cache.join(&h.finalize().to_hex()[..32])
     }
 
-    pub fn param(&self, name: &str) -> &Value {
-        self.params.get(name).unwrap_or(&Value::Null)
-    }
-
-    pub fn str_param(&self, name: &str) -> Option<&str> {
-        match self.param(name) {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    pub fn int_param(&self, name: &str) -> Option<i64> {
-        match self.param(name) {
-            Value::Int(i) => Some(*i),
-            _ => None,
-        }
+    /// The node's parameters as its kind's parameters struct (`crate::params`). Lowering
+    /// filled every default, so a value that does not fit is a bug, named here.
+    pub fn params<P: serde::de::DeserializeOwned>(&self) -> Result<P, StageError> {
+        crate::params::parse(self.params)
+            .map_err(|e| StageError::Param(format!("the parameters of `{}`: {e}", self.name)))
     }
 }
 
@@ -144,6 +133,12 @@ pub trait Stage: Send + Sync {
 
     fn resources(&self, _params: &BTreeMap<String, Value>) -> Resources {
         Resources::default()
+    }
+
+    /// The Megatron-LM layout a trainer declares for cluster scale (`parallel:`), which
+    /// plans show beside where the node runs here.
+    fn layout(&self, _params: &BTreeMap<String, Value>) -> Option<crate::kinds::train::Layout> {
+        None
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError>;

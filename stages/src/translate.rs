@@ -6,11 +6,11 @@
 //! a rerun or a resumed run only translates what is missing. Translations that fail
 //! after the retries are excluded and counted, as in the recipe.
 
+use crate::artifacts::{TranslationFailure, TranslationFailures};
 use crate::documents::{self, Document, Writer};
-use crate::kinds::translate::TRANSLATE;
+use crate::kinds::translate::{EngineSpec, TranslateParams, TRANSLATE};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
-use exp_dsl::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -25,19 +25,10 @@ enum Engine {
 }
 
 impl Engine {
-    fn from(ctx: &Context) -> Result<Engine, StageError> {
-        let engine = ctx.param("engine");
-        let field = |name: &str| match engine.get(name) {
-            Some(Value::Str(s)) => Some(s.clone()),
-            _ => None,
-        };
-        match field("type").as_deref() {
-            Some("memory") => {
-                let path = ctx.root.join(field("path").unwrap_or_default());
-                let (src, tgt) = (
-                    field("source_field").unwrap_or("source".into()),
-                    field("target_field").unwrap_or("target".into()),
-                );
+    fn from(ctx: &Context, spec: &EngineSpec) -> Result<Engine, StageError> {
+        match spec {
+            EngineSpec::Memory { path, source_field: src, target_field: tgt } => {
+                let path = ctx.root.join(path);
                 let mut memory = HashMap::new();
                 for (n, line) in crate::files::lines(&path)?.enumerate() {
                     let line = line?;
@@ -48,20 +39,19 @@ impl Engine {
                         at: format!("{}:{}", path.display(), n + 1),
                         message: format!("not JSON: {e}"),
                     })?;
-                    if let (Some(s), Some(t)) = (record[&src].as_str(), record[&tgt].as_str()) {
+                    if let (Some(s), Some(t)) = (record[src].as_str(), record[tgt].as_str()) {
                         memory.insert(s.to_string(), t.to_string());
                     }
                 }
                 Ok(Engine::Memory(memory))
             }
-            Some("command") => Ok(Engine::Command { run: field("run").unwrap_or_default() }),
-            Some("openai") => Ok(Engine::OpenAi {
-                url: field("url").unwrap_or_default(),
-                model: field("model").unwrap_or_default(),
-                key: field("api_key_env").and_then(|v| std::env::var(v).ok()),
-                temperature: engine.get("temperature").and_then(Value::as_f64).unwrap_or(0.0),
+            EngineSpec::Command { run } => Ok(Engine::Command { run: run.clone() }),
+            EngineSpec::Openai { url, model, api_key_env, temperature } => Ok(Engine::OpenAi {
+                url: url.clone(),
+                model: model.clone(),
+                key: std::env::var(api_key_env).ok(),
+                temperature: *temperature,
             }),
-            other => Err(StageError::Param(format!("unknown translation engine {other:?}"))),
         }
     }
 
@@ -179,11 +169,17 @@ impl Stage for Translate {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let engine = Engine::from(ctx)?;
-        let engine_id = serde_json::to_string(ctx.param("engine")).unwrap_or_default();
-        let to = ctx.str_param("to").unwrap_or("ja").to_string();
-        let retries = ctx.int_param("retries").unwrap_or(3).max(0) as usize;
-        let concurrency = ctx.int_param("concurrency").unwrap_or(4).max(1) as usize;
+        let p: TranslateParams = ctx.params()?;
+        let engine = Engine::from(ctx, &p.engine)?;
+        // The cache of translations is keyed by the engine as written and, for a
+        // translation memory, by the memory's bytes: an edited memory translates anew.
+        let mut engine_id = serde_json::to_string(&p.engine).map_err(|e| StageError::Param(e.to_string()))?;
+        if let EngineSpec::Memory { path, .. } = &p.engine {
+            let file = ctx.root.join(path);
+            let bytes = std::fs::read(&file).map_err(StageError::io(&file))?;
+            engine_id.push_str(blake3::hash(&bytes).to_hex().as_str());
+        }
+        let (to, retries, concurrency) = (p.to, p.retries as usize, p.concurrency as usize);
         let mut out = Writer::create(ctx.out)?;
         let mut failures: Vec<(String, String)> = Vec::new();
         let (mut cached, mut translated) = (0u64, 0u64);
@@ -257,15 +253,9 @@ impl Stage for Translate {
         }
         let kept = out.documents;
         out.finish()?;
-        let path = ctx.out.join("failed.json");
-        let sample: Vec<_> =
-            failures.iter().take(50).map(|(id, why)| serde_json::json!({ "id": id, "why": why })).collect();
-        std::fs::write(
-            &path,
-            serde_json::to_vec_pretty(&serde_json::json!({ "failed": failures.len(), "sample": sample }))
-                .unwrap_or_default(),
-        )
-        .map_err(StageError::io(&path))?;
+        let sample =
+            failures.iter().take(50).map(|(id, why)| TranslationFailure { id: id.clone(), why: why.clone() }).collect();
+        crate::artifacts::write(ctx.out, &TranslationFailures { failed: failures.len() as u64, sample })?;
         ctx.reporter.metric("translated", None, kept as f64);
         ctx.reporter.metric("failed", None, failures.len() as f64);
         ctx.reporter.metric("from_cache", None, cached as f64);

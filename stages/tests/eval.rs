@@ -2,10 +2,10 @@
 //! average is checked against what those answers must give, failures are counted, and
 //! an interrupted evaluation resumes without asking for finished items again.
 
-use exp_dsl::Value;
 use exp_stages::eval::provider::{Generation, Likelihood, Provider, Scored};
 use exp_stages::eval::run::{evaluate, Io, Outcome, Settings};
-use exp_stages::eval::tasks::{load_all, Gold, Task};
+use exp_stages::eval::tasks::ejmmt::{self, Direction};
+use exp_stages::eval::tasks::{igakuqa, load_all, Gold, Lang, Plain, Task, TaskSpec};
 use exp_stages::metrics::{cohen_kappa, pearson, KappaWeights};
 use exp_stages::Reporter;
 use std::collections::{BTreeMap, HashMap};
@@ -16,14 +16,17 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("stages/ has a parent").to_path_buf()
 }
 
-fn task(kind: &str, extra: &[(&str, Value)]) -> Value {
-    let mut m: BTreeMap<String, Value> = extra.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    m.insert("type".into(), Value::Str(kind.into()));
-    Value::Map(m)
+/// A task without choices of its own, at its defaults.
+fn plain() -> Plain {
+    Plain { shots: 0, template: None }
 }
 
-fn year_2021() -> (&'static str, Value) {
-    ("years", Value::List(vec![Value::Int(2021)]))
+fn igakuqa_2021(shots: usize) -> TaskSpec {
+    TaskSpec::Igakuqa(igakuqa::Spec { shots, years: vec![2021], lang: Lang::Ja, template: None })
+}
+
+fn ejmmt_2021(direction: Direction) -> TaskSpec {
+    TaskSpec::Ejmmt(ejmmt::Spec { shots: 0, direction, years: vec![2021], template: None })
 }
 
 #[derive(Default)]
@@ -176,12 +179,12 @@ fn run(tasks: &[Task], provider: &mut dyn Provider, resume: &Path, out: &Path, r
 fn known_answers_give_the_expected_metrics_and_averages() {
     let data = small_data(9);
     let specs = vec![
-        task("igakuqa", &[year_2021()]),
-        task("crade", &[]),
-        task("jcsts", &[]),
-        task("nrner", &[]),
-        task("ejmmt", &[("direction", Value::Str("ja-en".into())), year_2021()]),
-        task("ejmmt", &[("direction", Value::Str("en-ja".into())), year_2021()]),
+        igakuqa_2021(0),
+        TaskSpec::Crade(plain()),
+        TaskSpec::Jcsts(plain()),
+        TaskSpec::Nrner(plain()),
+        ejmmt_2021(Direction::JaEn),
+        ejmmt_2021(Direction::EnJa),
     ];
     let tasks = load_all(&specs, data.path(), data.path()).expect("tasks load");
     let sample = samples(&tasks, usize::MAX);
@@ -300,7 +303,7 @@ fn known_answers_give_the_expected_metrics_and_averages() {
 #[test]
 fn a_resumed_evaluation_does_not_redo_finished_items() {
     let data = small_data(12);
-    let tasks = load_all(&[task("crade", &[])], data.path(), data.path()).expect("tasks load");
+    let tasks = load_all(&[TaskSpec::Crade(plain())], data.path(), data.path()).expect("tasks load");
     let sample = samples(&tasks, usize::MAX);
     let (resume, out) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
     let report = Collect::default();
@@ -343,7 +346,7 @@ fn unreadable_items_and_templates_fail_with_task_file_and_item() {
     writer.flush().expect("flush");
     // A template that asks for a field items do not have.
     std::fs::write(data.path().join("bad.j2"), "{{ item.no_such_field }}").expect("template");
-    let specs = vec![task("crade", &[]), task("jcsts", &[("template", Value::Str("bad.j2".into()))])];
+    let specs = vec![TaskSpec::Crade(plain()), TaskSpec::Jcsts(Plain { shots: 0, template: Some("bad.j2".into()) })];
     let tasks = load_all(&specs, data.path(), data.path()).expect("tasks load");
     let bad = tasks[0].items[1].as_ref().expect_err("answer Z");
     assert_eq!((bad.id.as_str(), bad.file.as_str()), ("crade:2", "jmed-llm/crade.csv"));
@@ -362,7 +365,7 @@ fn unreadable_items_and_templates_fail_with_task_file_and_item() {
 #[test]
 fn igakuqa_few_shots_come_from_other_years_and_are_fixed_by_the_seed() {
     let data = workspace().join("data");
-    let specs = vec![task("igakuqa", &[("shots", Value::Int(3)), year_2021()])];
+    let specs = vec![igakuqa_2021(3)];
     let tasks = load_all(&specs, &data, &data).expect("tasks load");
     let t = &tasks[0];
     assert!(t.items.iter().all(|i| i.as_ref().map_or(true, |i| i.file.starts_with("igakuqa/2021/"))));

@@ -2,6 +2,7 @@
 //! lowered to one `mix` node with the `with { … }` parameters.
 
 use super::*;
+use crate::codes::Code;
 
 impl Elaborator<'_> {
     pub(super) fn corpus(&mut self, id: usize) -> Option<Done> {
@@ -23,7 +24,7 @@ impl Elaborator<'_> {
         let mut mixture = self.mixture(value, env)?;
         if mixture.members.is_empty() {
             self.diags.push(Diagnostic::error(
-                "E0210",
+                Code::MixtureAlgebra,
                 format!("the mixture `{name}` has no members"),
                 value.span,
                 "empty mixture",
@@ -35,7 +36,7 @@ impl Elaborator<'_> {
                 if let Some(first) = with.fields[..i].iter().find(|g| g.key.text == f.key.text) {
                     self.diags.push(
                         Diagnostic::error(
-                            "E0208",
+                            Code::GivenTwice,
                             format!("parameter `{}` is given twice", f.key.text),
                             f.span,
                             "given again here",
@@ -78,7 +79,7 @@ impl Elaborator<'_> {
         if uses_budget && !inputs.iter().any(|i: &Input| i.role == "tokenizer") {
             self.diags.push(
                 Diagnostic::error(
-                    "E0211",
+                    Code::BudgetWithoutTokenizer,
                     format!("token budgets in `{name}` need a tokenizer to count tokens"),
                     value.span,
                     "a budget is set in this mixture",
@@ -133,7 +134,7 @@ impl Elaborator<'_> {
                             (MixOp::Add, Some(_)) => {
                                 self.diags.push(
                                     Diagnostic::error(
-                                        "E0210",
+                                        Code::MixtureAlgebra,
                                         format!("`{}` is already in the mixture", m.name),
                                         term.span,
                                         "added again here",
@@ -147,7 +148,7 @@ impl Elaborator<'_> {
                             }
                             (MixOp::Remove, None) => {
                                 self.diags.push(Diagnostic::error(
-                                    "E0210",
+                                    Code::MixtureAlgebra,
                                     format!("`{}` is not in the mixture, so it cannot be removed", m.name),
                                     term.span,
                                     "not a member",
@@ -178,7 +179,7 @@ impl Elaborator<'_> {
                                 ExprKind::Ref(n) => (n, tenv),
                                 _ if m.weight.is_some() || m.budget.is_some() => {
                                     self.diags.push(Diagnostic::error(
-                                        "E0210",
+                                        Code::MixtureAlgebra,
                                         format!(
                                             "`{}` is a mixture; a weight or budget applies to one subcorpus",
                                             m.name.source_text()
@@ -197,7 +198,7 @@ impl Elaborator<'_> {
                                     for member in inner.members {
                                         if out.members.iter().any(|x| x.key == member.key) {
                                             self.diags.push(Diagnostic::error(
-                                                "E0210",
+                                                Code::MixtureAlgebra,
                                                 format!("`{}` is listed twice in the mixture", member.name),
                                                 m.span,
                                                 "listed again here",
@@ -240,7 +241,7 @@ impl Elaborator<'_> {
                     };
                     if weight.as_f64() == Some(0.0) {
                         self.diags.push(
-                            Diagnostic::error("E0205", "a mixture weight must be above 0", m.span, "weight 0")
+                            Diagnostic::error(Code::OutOfRange, "a mixture weight must be above 0", m.span, "weight 0")
                                 .with_help("remove the member instead"),
                         );
                         ok = false;
@@ -257,7 +258,7 @@ impl Elaborator<'_> {
                         let name = self.ns.instances[id].name.clone();
                         if out.members.iter().any(|x| x.key == done.key) {
                             self.diags.push(Diagnostic::error(
-                                "E0210",
+                                Code::MixtureAlgebra,
                                 format!("`{name}` is listed twice in the mixture"),
                                 m.span,
                                 "listed again here",
@@ -294,7 +295,7 @@ impl Elaborator<'_> {
                 let found = self.describe(&expr, &env);
                 self.diags.push(
                     Diagnostic::error(
-                        "E0204",
+                        Code::WrongType,
                         format!("expected a mixture, found {found}"),
                         expr.span,
                         "expected `{ a, b }`, a corpus, or `a + { b }`",

@@ -14,6 +14,7 @@ mod reference;
 mod value;
 
 use crate::ast::*;
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::expand::{interpolate, Env, Namespace, MAX_LET_DEPTH};
 use crate::graph::{node_key, Input, Node};
@@ -104,7 +105,7 @@ impl<'a> Elaborator<'a> {
             if inst.in_root && !inst.dead && reportable && !self.used[id] {
                 self.diags.push(
                     Diagnostic::warning(
-                        "W0001",
+                        Code::Unused,
                         format!("`{}` is defined but never used", inst.name),
                         inst.def.name.span,
                         "never used",
@@ -129,7 +130,7 @@ impl<'a> Elaborator<'a> {
         if self.stack.len() >= MAX_DEPTH {
             let inst = &self.ns.instances[id];
             self.diags.push(Diagnostic::error(
-                "E0107",
+                Code::Cycle,
                 format!("definitions depend on each other more than {MAX_DEPTH} levels deep"),
                 inst.def.name.span,
                 "the limit was reached here",
@@ -154,15 +155,20 @@ impl<'a> Elaborator<'a> {
         let (def, env, name) = (inst.def.clone(), inst.env.clone(), inst.name.clone());
         if let Some(with) = &def.with {
             self.diags.push(
-                Diagnostic::error("E0209", "`with { … }` sets the parameters of a mixture", with.span, "not a mixture")
-                    .with_help("put the parameters in the call: `f(x) { key: value }`"),
+                Diagnostic::error(
+                    Code::KeywordMismatch,
+                    "`with { … }` sets the parameters of a mixture",
+                    with.span,
+                    "not a mixture",
+                )
+                .with_help("put the parameters in the call: `f(x) { key: value }`"),
             );
         }
         let (expr, env) = self.resolve_alias(&def.value, &env)?;
         let ExprKind::Call(call) = &expr.kind else {
             self.diags.push(
                 Diagnostic::error(
-                    "E0204",
+                    Code::WrongType,
                     format!("expected a stage call, found {}", self.describe(&expr, &env)),
                     expr.span,
                     "expected a call like `jsonl(\"data/*.jsonl\")`",
@@ -201,7 +207,7 @@ impl<'a> Elaborator<'a> {
             let suggestion = closest(&callee, fitting.iter().copied()).or_else(|| closest(&callee, all));
             self.diags.push(
                 Diagnostic::error(
-                    "E0201",
+                    Code::UnknownStage,
                     format!("unknown stage `{callee}`"),
                     call.callee.span,
                     "no stage of this name",
@@ -223,7 +229,7 @@ impl<'a> Elaborator<'a> {
                 DefKind::ALL.iter().filter(|d| kind.allowed_under(**d)).map(|d| d.keyword()).collect();
             self.diags.push(
                 Diagnostic::error(
-                    "E0209",
+                    Code::KeywordMismatch,
                     format!(
                         "stage `{}` makes {}, which a `{}` definition cannot hold",
                         kind.name,
@@ -248,7 +254,7 @@ impl<'a> Elaborator<'a> {
         }
         self.diags.push(
             Diagnostic::error(
-                "E0209",
+                Code::KeywordMismatch,
                 format!("`{}` is written as a mixture, not called", kind.name),
                 call.callee.span,
                 "a call of the mixture stage",
@@ -284,7 +290,24 @@ impl<'a> Elaborator<'a> {
                 &mut inputs,
             );
         }
-        ok.then(|| self.push_node(kind, name, def, params, inputs, at))
+        if !ok {
+            return None;
+        }
+        // Rules between parameters, judged on the lowered values (defaults included).
+        let broken = (kind.typed.rules)(&params);
+        for b in &broken {
+            let at = bound.get(b.param).map_or(span, |(_, _, s)| *s);
+            self.diags.push(
+                Diagnostic::error(
+                    Code::ParameterRule,
+                    b.message.clone(),
+                    at,
+                    format!("`{}` breaks a rule of `{}`", b.param, kind.name),
+                )
+                .with_help(format!("see `exp stages {}`", kind.name)),
+            );
+        }
+        broken.is_empty().then(|| self.push_node(kind, name, def, params, inputs, at))
     }
 
     fn push_node(
@@ -355,7 +378,7 @@ impl<'a> Elaborator<'a> {
                 None => {
                     self.diags.push(
                         Diagnostic::error(
-                            "E0203",
+                            Code::MissingParameter,
                             format!("missing parameter `{}` of {what}", p.name),
                             call_span,
                             format!("`{}` is required", p.name),
@@ -386,7 +409,7 @@ impl<'a> Elaborator<'a> {
             let param = match name {
                 None if seen_named => {
                     self.diags.push(Diagnostic::error(
-                        "E0207",
+                        Code::MisplacedPositional,
                         "positional argument after named ones",
                         span,
                         "give this argument a name",
@@ -399,7 +422,7 @@ impl<'a> Elaborator<'a> {
                     None => {
                         self.diags.push(
                             Diagnostic::error(
-                                "E0207",
+                                Code::MisplacedPositional,
                                 format!("too many positional arguments to {what}"),
                                 span,
                                 format!("{what} takes {} positional arguments at most", params.len()),
@@ -420,7 +443,7 @@ impl<'a> Elaborator<'a> {
                         None => {
                             self.diags.push(
                                 Diagnostic::error(
-                                    "E0202",
+                                    Code::UnknownParameter,
                                     format!("unknown parameter `{}` for {what}", n.text),
                                     n.span,
                                     "unknown parameter",
@@ -440,7 +463,7 @@ impl<'a> Elaborator<'a> {
             if let Some((_, _, first)) = bound.get(param.name) {
                 self.diags.push(
                     Diagnostic::error(
-                        "E0208",
+                        Code::GivenTwice,
                         format!("parameter `{}` is given twice", param.name),
                         span,
                         "given again here",
@@ -472,5 +495,12 @@ fn default_value(d: &Default, ty: &Ty) -> Option<Value> {
         Default::Strs(ss) => Value::List(ss.iter().map(|s| Value::Str((*s).to_string())).collect()),
         Default::Empty if matches!(ty, Ty::Map(_) | Ty::Struct(_)) => Value::Map(BTreeMap::new()),
         Default::Empty => Value::List(Vec::new()),
+        Default::Schedule { peak, floor, shape } => Value::map([
+            ("peak", Value::Float(*peak)),
+            ("floor", Value::Float(*floor)),
+            ("shape", Value::Str((*shape).to_string())),
+        ]),
+        Default::WarmupFraction(f) => Value::map([("fraction", Value::Float(*f))]),
+        Default::WarmupSteps(s) => Value::map([("steps", Value::Int(*s))]),
     })
 }

@@ -3,6 +3,7 @@
 //! the keys of the nodes they connect to.
 
 use super::*;
+use crate::codes::Code;
 
 impl Elaborator<'_> {
     pub(super) fn is_let(&self, name: &str) -> bool {
@@ -35,7 +36,7 @@ impl Elaborator<'_> {
                         let inst = &self.ns.instances[i];
                         self.diags.push(
                             Diagnostic::error(
-                                "E0107",
+                                Code::Cycle,
                                 format!("constant `{text}` refers to itself: {}", chain.join(" → ")),
                                 inst.def.name.span,
                                 "defined in terms of itself",
@@ -95,7 +96,7 @@ impl Elaborator<'_> {
                 keys.sort();
                 if !many {
                     self.diags.push(Diagnostic::error(
-                        "E0106",
+                        Code::BadGlob,
                         "a glob stands for a list here, where one input is expected",
                         name.span,
                         "matches a list of definitions",
@@ -138,7 +139,7 @@ impl Elaborator<'_> {
                     let callee = call.callee.source_text();
                     let d = match kind {
                         Some(k) => Diagnostic::error(
-                            "E0204",
+                            Code::WrongType,
                             format!(
                                 "expected {}, found stage `{callee}`, which makes {}",
                                 describe_arts(arts),
@@ -148,7 +149,7 @@ impl Elaborator<'_> {
                             format!("expected {}", describe_arts(arts)),
                         ),
                         None => Diagnostic::error(
-                            "E0201",
+                            Code::UnknownStage,
                             format!("unknown stage `{callee}`"),
                             call.callee.span,
                             "no stage of this name",
@@ -166,7 +167,7 @@ impl Elaborator<'_> {
                 let found = self.describe(&expr, &env);
                 let expected = if many { format!("a list of {}", describe_arts(arts)) } else { describe_arts(arts) };
                 self.diags.push(Diagnostic::error(
-                    "E0204",
+                    Code::WrongType,
                     format!("expected {expected}, found {found}"),
                     expr.span,
                     format!("expected {expected}"),
@@ -183,7 +184,7 @@ impl Elaborator<'_> {
         let inst = &self.ns.instances[id];
         self.diags.push(
             Diagnostic::error(
-                "E0204",
+                Code::WrongType,
                 format!("expected {}, found {} `{}`", describe_arts(arts), done.art.describe(), inst.name),
                 span,
                 format!("this is {}", done.art.describe()),
@@ -208,7 +209,7 @@ impl Elaborator<'_> {
         let Some(id) = self.ns.lookup(&text).filter(|&i| !self.ns.instances[i].is_let()) else {
             let suggestion = closest(&text, self.ns.live_names());
             self.diags.push(
-                Diagnostic::error("E0101", format!("`{text}` is not defined"), name.span, "not found")
+                Diagnostic::error(Code::UndefinedName, format!("`{text}` is not defined"), name.span, "not found")
                     .with_suggestion(suggestion),
             );
             return None;
@@ -222,7 +223,7 @@ impl Elaborator<'_> {
                 .map(|&i| self.ns.instances[i].name.as_str())
                 .collect();
             let mut d = Diagnostic::error(
-                "E0107",
+                Code::Cycle,
                 format!("`{text}` depends on itself: {}", chain.join(" → ")),
                 name.span,
                 "this reference closes the cycle",
@@ -260,7 +261,7 @@ impl Elaborator<'_> {
             .collect();
         if ids.is_empty() {
             self.diags.push(Diagnostic::error(
-                "E0106",
+                Code::BadGlob,
                 format!("`{pattern}` matches no definition"),
                 name.span,
                 "matches nothing",

@@ -2,6 +2,7 @@
 //! canonical (units and suffixes resolved, defaults filled, paths normalised).
 
 use super::*;
+use crate::codes::Code;
 
 impl Elaborator<'_> {
     /// Elaborates a parameter value against its type, canonicalising it.
@@ -12,7 +13,7 @@ impl Elaborator<'_> {
         let mismatch = |this: &mut Self| {
             let found = this.describe(&expr, &env);
             this.diags.push(Diagnostic::error(
-                "E0204",
+                Code::WrongType,
                 format!("`{what}` expects {}, found {found}", ty.describe()),
                 expr.span,
                 format!("expected {}", ty.describe()),
@@ -40,7 +41,7 @@ impl Elaborator<'_> {
                 let floor_v = self.quantity_value(floor, &Ty::Float { min: 0.0, max: f64::INFINITY }, what, &[])?;
                 if floor_v.as_f64() > peak_v.as_f64() {
                     self.diags.push(Diagnostic::error(
-                        "E0205",
+                        Code::OutOfRange,
                         format!("`{what}` falls from its peak to its floor, but the floor is higher"),
                         expr.span,
                         "floor above peak",
@@ -54,7 +55,7 @@ impl Elaborator<'_> {
                     Some(s) => {
                         self.diags.push(
                             Diagnostic::error(
-                                "E0212",
+                                Code::InvalidSymbol,
                                 format!("unknown schedule shape `{}`", s.text),
                                 s.span,
                                 "expected `cosine`, `linear` or `constant`",
@@ -80,7 +81,7 @@ impl Elaborator<'_> {
                 } else {
                     self.diags.push(
                         Diagnostic::error(
-                            "E0212",
+                            Code::InvalidSymbol,
                             format!("`{text}` is not a valid `{what}`"),
                             expr.span,
                             format!("expected {}", ty.describe()),
@@ -97,7 +98,7 @@ impl Elaborator<'_> {
             (Ty::Tuple(tys), ExprKind::Tuple(items)) => {
                 if tys.len() != items.len() {
                     self.diags.push(Diagnostic::error(
-                        "E0204",
+                        Code::WrongType,
                         format!("`{what}` expects a tuple of {}, found {}", tys.len(), items.len()),
                         expr.span,
                         format!("expected {} values", tys.len()),
@@ -114,7 +115,7 @@ impl Elaborator<'_> {
                 for f in &r.fields {
                     if out.contains_key(&f.key.text) {
                         self.diags.push(Diagnostic::error(
-                            "E0208",
+                            Code::GivenTwice,
                             format!("field `{}` is given twice", f.key.text),
                             f.key.span,
                             "given again here",
@@ -169,7 +170,7 @@ impl Elaborator<'_> {
         let names: Vec<&str> = ctors.iter().map(|c| c.name).collect();
         self.diags.push(
             Diagnostic::error(
-                "E0213",
+                Code::UnknownConstructor,
                 format!("`{name}` is not a valid `{what}`"),
                 span,
                 format!("expected one of: {}", names.join(", ")),
@@ -212,7 +213,12 @@ impl Elaborator<'_> {
         units: &[crate::ast::Unit],
     ) -> Option<Value> {
         let Some(n) = number(q) else {
-            self.diags.push(Diagnostic::error("E0205", format!("`{}` is too large", q.number), q.span, "out of range"));
+            self.diags.push(Diagnostic::error(
+                Code::OutOfRange,
+                format!("`{}` is too large", q.number),
+                q.span,
+                "out of range",
+            ));
             return None;
         };
         if let Some(u) = q.unit {
@@ -224,7 +230,7 @@ impl Elaborator<'_> {
                     units.iter().map(|u| format!("`{}`", u.text())).collect::<Vec<_>>().join(" or ")
                 };
                 self.diags.push(Diagnostic::error(
-                    "E0206",
+                    Code::WrongUnit,
                     format!("unit `{}` does not apply to `{what}`", u.text()),
                     q.span,
                     format!("expected {expected}"),
@@ -235,7 +241,7 @@ impl Elaborator<'_> {
         let percent = q.suffix == Some(crate::ast::Suffix::Percent);
         let out_of_range = |this: &mut Self, range: String| {
             this.diags.push(Diagnostic::error(
-                "E0205",
+                Code::OutOfRange,
                 format!("`{what}` must be {range}"),
                 q.span,
                 format!("found {}", this.sources.snippet(q.span)),
@@ -255,7 +261,7 @@ impl Elaborator<'_> {
                 }
                 let Some(i) = n.int.filter(|_| !percent) else {
                     self.diags.push(Diagnostic::error(
-                        "E0204",
+                        Code::WrongType,
                         format!("`{what}` expects {}, found {}", ty.describe(), self.sources.snippet(q.span)),
                         q.span,
                         "not a whole number",
@@ -288,7 +294,7 @@ impl Elaborator<'_> {
                         };
                         self.diags.push(
                             Diagnostic::error(
-                                "E0206",
+                                Code::WrongUnit,
                                 format!("`{what}` needs a unit"),
                                 q.span,
                                 "a share (`3%`) or a step count (`20 steps`)",

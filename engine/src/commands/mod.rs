@@ -34,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Graph { file, format, profile } => graph::run(&file, format, profile, args.store, color),
         Command::Gc { keep, profile, dry_run } => gc::run(args.store, &keep, profile, dry_run, color),
         Command::Verify => gc::verify(args.store),
-        Command::Stages { kind } => stages::run(kind.as_deref()),
+        Command::Stages { kind, markdown } => stages::run(kind.as_deref(), markdown),
         Command::Plan { file, profile, against } => plan::run(&file, profile, against.as_deref(), args.store, color),
         Command::Run { file, profile, jobs, only, keep_going, dry_run } => {
             let jobs = jobs.unwrap_or_else(exp_stages::cores);

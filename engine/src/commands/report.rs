@@ -1,15 +1,15 @@
 //! `exp report`: where an experiment's reports are, and the comparison's tables.
 
 use super::experiment::open;
+use exp_dsl::schema::Artifact;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// The stage kinds whose artifacts are reports a person reads.
-const REPORT_KINDS: &[&str] = &["compare", "corpus_card"];
-
 pub fn run(file: &Path, profile: Option<String>, store: Option<PathBuf>, color: bool) -> anyhow::Result<ExitCode> {
     let Some((store, resolved)) = open(file, profile.clone(), store, color)? else { return Ok(ExitCode::FAILURE) };
-    let reports: Vec<_> = resolved.nodes.iter().filter(|n| REPORT_KINDS.contains(&n.kind.as_str())).collect();
+    // The kinds whose artifacts are reports a person reads say so by their output type.
+    let is_report = |kind: &str| exp_stages::kind(kind).is_some_and(|k| k.schema().output == Artifact::Report);
+    let reports: Vec<_> = resolved.nodes.iter().filter(|n| is_report(&n.kind)).collect();
     if reports.is_empty() {
         anyhow::bail!("`{}` defines no report (`report r = compare(eval_*, …)`)", file.display());
     }

@@ -2,9 +2,11 @@
 
 use super::experiment::open;
 use super::plan::{make_plan, print_plan};
+use exp_engine::progress::Terminal;
 use exp_engine::run::{human_bytes, run as execute, Options};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 pub fn run(
     file: &Path,
@@ -20,7 +22,7 @@ pub fn run(
         print_plan(&resolved, &steps, &store);
         return Ok(ExitCode::SUCCESS);
     }
-    let summary = execute(resolved.clone(), &steps, store.clone(), options)?;
+    let summary = execute(resolved.clone(), &steps, store.clone(), options, Arc::new(Terminal::new()))?;
     eprintln!(
         "run {} of `{}`: {} ran, {} cached, {} failed, {} skipped in {:.1}s; wrote {}",
         summary.run,

@@ -5,6 +5,7 @@ use crate::args::GraphFormat;
 use crate::output;
 use anyhow::Context;
 use exp_dsl::Options;
+use exp_stages::artifacts;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -57,9 +58,7 @@ pub fn node(
         let up = &resolved.nodes[inp.node];
         println!("  {:<10} {} {}", inp.role, short(&up.identity), up.name);
     }
-    for (path, f) in n.file_paths.iter().zip(&n.files) {
-        println!("  file       {} {path}", short(&f.hash));
-    }
+    print_files(&resolved.root, &n.file_paths, &n.files);
     println!("parameters:\n{}", indent(&serde_yaml::to_string(&n.params)?));
     if !store.contains(&n.identity) {
         println!("not in the store: `exp run` would compute it");
@@ -78,9 +77,9 @@ pub fn node(
     for o in &manifest.outputs {
         println!("  {:<24} {:>10}  {}", o.path, exp_engine::run::human_bytes(o.bytes), short(&o.hash));
     }
-    let composition = store.artifact_dir(&n.identity).join("composition.json");
-    if composition.is_file() {
-        print_composition(&serde_json::from_slice(&std::fs::read(&composition)?)?);
+    let artifact = store.artifact_dir(&n.identity);
+    if artifact.join(artifacts::COMPOSITION).is_file() {
+        print_composition(&artifacts::read(&artifact)?);
     }
     let index = store.index();
     let metrics = index.metrics(&n.identity)?;
@@ -111,38 +110,63 @@ pub fn find(resolved: &exp_engine::resolve::Resolved, name: &str) -> anyhow::Res
     })
 }
 
+/// The files a node reads, by folder: a count and total size per folder (an evaluation
+/// reads dozens), the file and its hash where a folder gives one.
+fn print_files(root: &Path, paths: &[String], files: &[exp_engine::identity::FileId]) {
+    if paths.is_empty() {
+        return;
+    }
+    let mut folders: std::collections::BTreeMap<String, Vec<(&str, &str, u64)>> = Default::default();
+    let mut total = 0;
+    for (path, f) in paths.iter().zip(files) {
+        let p = Path::new(path);
+        let folder = p.parent().map_or_else(String::new, |d| d.display().to_string());
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or(path);
+        let bytes = std::fs::metadata(root.join(p)).map_or(0, |m| m.len());
+        total += bytes;
+        folders.entry(folder).or_default().push((name, &f.hash, bytes));
+    }
+    let count = |n: usize| if n == 1 { "1 file".to_string() } else { format!("{n} files") };
+    println!("files read: {}, {}", count(paths.len()), exp_engine::run::human_bytes(total));
+    for (folder, entries) in &folders {
+        let bytes: u64 = entries.iter().map(|e| e.2).sum();
+        let shown = if folder.is_empty() { "." } else { folder };
+        match entries.as_slice() {
+            [(name, hash, _)] => println!("  {shown}/{name}  {}  {}", exp_engine::run::human_bytes(bytes), short(hash)),
+            _ => println!("  {shown}/  {}, {}", count(entries.len()), exp_engine::run::human_bytes(bytes)),
+        }
+    }
+}
+
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// A mixture's composition as tables: by language, by content type, by member.
-fn print_composition(c: &serde_json::Value) {
-    let total = &c["total"];
-    let measure = if total["tokens"].is_u64() { "tokens" } else { "characters" };
-    let all = total[measure].as_u64().unwrap_or(0).max(1) as f64;
-    for (title, key) in [("language", "by_language"), ("content type", "by_content")] {
+fn print_composition(c: &artifacts::Composition) {
+    let total = &c.total;
+    // Tokens when the mixture had a tokenizer, characters otherwise.
+    let by_tokens = total.tokens.is_some();
+    let measure = if by_tokens { "tokens" } else { "characters" };
+    let of = |tokens: Option<u64>, characters: u64| if by_tokens { tokens.unwrap_or(0) } else { characters };
+    let all = of(total.tokens, total.characters).max(1) as f64;
+    for (title, groups) in [("language", &total.by_language), ("content type", &total.by_content)] {
         println!("composition by {title} ({measure}):");
-        if let Some(groups) = total[key].as_object() {
-            for (name, g) in groups {
-                let n = g[measure].as_u64().unwrap_or(0);
-                println!(
-                    "  {name:<26} {n:>12} {:>6.1}%  {:>8} docs",
-                    100.0 * n as f64 / all,
-                    g["documents"].as_u64().unwrap_or(0)
-                );
-            }
+        for (name, g) in groups {
+            let n = of(g.tokens, g.characters);
+            println!("  {name:<26} {n:>12} {:>6.1}%  {:>8} docs", 100.0 * n as f64 / all, g.documents);
         }
     }
     println!("members ({measure}):");
-    for m in c["members"].as_array().into_iter().flatten() {
-        let n = m["written"][measure].as_u64().unwrap_or(0);
+    for m in &c.members {
+        let n = of(m.written.tokens, m.written.characters);
         println!(
             "  {:<26} {n:>12} {:>6.1}%  {:>8} docs  weight {:.3}",
-            m["name"].as_str().unwrap_or("?"),
+            m.name,
             100.0 * n as f64 / all,
-            m["written"]["documents"].as_u64().unwrap_or(0),
-            m["weight"].as_f64().unwrap_or(0.0)
+            m.written.documents,
+            if m.weight.is_finite() { m.weight } else { 0.0 }
         );
     }
-    println!("  {:<26} {:>12}", "total", total[measure].as_u64().unwrap_or(0));
+    println!("  {:<26} {:>12}", "total", of(total.tokens, total.characters));
 }

@@ -4,8 +4,12 @@ use anyhow::bail;
 use exp_dsl::schema::{Default, KindSchema};
 use std::process::ExitCode;
 
-pub fn run(kind: Option<&str>) -> anyhow::Result<ExitCode> {
+pub fn run(kind: Option<&str>, markdown: bool) -> anyhow::Result<ExitCode> {
     let catalog = exp_stages::catalog();
+    if markdown {
+        print!("{}", exp_engine::catalogue::kinds());
+        return Ok(ExitCode::SUCCESS);
+    }
     match kind {
         None => {
             for k in catalog.kinds {
@@ -27,19 +31,10 @@ fn print_kind(k: &KindSchema) {
     println!("{} (version {}): {}", k.name, k.version, k.doc);
     println!("makes {}\n", k.output.describe());
     for p in k.params {
-        let default = match &p.default {
-            Default::Required => "required".to_string(),
-            Default::Optional => "optional".to_string(),
-            Default::Int(i) => format!("default {i}"),
-            Default::Float(f) => format!("default {f}"),
-            Default::Bool(b) => format!("default {b}"),
-            Default::Str(s) => format!("default {s:?}"),
-            Default::Sym(s) => format!("default {s}"),
-            Default::Floats(v) => format!("default ({})", v.iter().map(f64::to_string).collect::<Vec<_>>().join(", ")),
-            Default::Strs(v) => {
-                format!("default [{}]", v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))
-            }
-            Default::Empty => "default []".to_string(),
+        let default = match (&p.default, p.default.written(&p.ty)) {
+            (_, Some(written)) => format!("default {written}"),
+            (Default::Required, None) => "required".to_string(),
+            (_, None) => "optional".to_string(),
         };
         println!("  {:<18} {}  ({default})\n  {:<18} {}", p.name, p.ty.describe(), "", p.doc);
     }

@@ -5,9 +5,10 @@
 //! with its `answer`), and renders the whole prompt, few-shot block included.
 //!
 //! The built-in templates belong to the `jmedbench` kind's code version: changing one
-//! must bump `kinds::eval::JMEDBENCH.version` (a test pins their hash).
+//! must bump `kinds::eval::JMEDBENCH.version` (a test pins their hash). Which task uses
+//! which template is the task table's business (`tasks::TABLE`, whose test holds the two
+//! lists together); this module knows items only through [`Prompted`].
 
-use super::tasks::Item;
 use crate::StageError;
 use minijinja::{context, Environment, UndefinedBehavior};
 use std::path::Path;
@@ -23,6 +24,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("mt_en_ja", include_str!("../../templates/eval/mt_en_ja.j2")),
     ("mt_ja_en", include_str!("../../templates/eval/mt_ja_en.j2")),
 ];
+
+/// What a template sees of an item: its fields (as `item`, or as one of `shots`) and,
+/// for a few-shot example, its answer. The tasks' items implement it.
+pub trait Prompted {
+    fn fields(&self) -> &serde_json::Value;
+    /// The gold answer as the few-shot block shows it.
+    fn answer(&self) -> &str;
+}
 
 /// A compiled template.
 pub struct Template {
@@ -50,18 +59,18 @@ impl Template {
     }
 
     /// The prompt for `item` after `shots`.
-    pub fn render(&self, item: &Item, shots: &[&Item]) -> Result<String, String> {
+    pub fn render<I: Prompted>(&self, item: &I, shots: &[&I]) -> Result<String, String> {
         let shots: Vec<serde_json::Value> = shots
             .iter()
             .map(|s| {
-                let mut fields = s.fields.clone();
-                fields["answer"] = serde_json::Value::String(s.answer_text.clone());
+                let mut fields = s.fields().clone();
+                fields["answer"] = serde_json::Value::String(s.answer().to_string());
                 fields
             })
             .collect();
         let template = self.env.get_template("prompt").expect("added at load");
         template
-            .render(context! { item => &item.fields, shots => shots })
+            .render(context! { item => item.fields(), shots => shots })
             .map_err(|e| format!("{}: cannot render: {e:#}", self.name))
     }
 }
@@ -69,19 +78,22 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::tasks::Gold;
     use serde_json::json;
 
-    fn item(fields: serde_json::Value, answer: &str) -> Item {
-        Item {
-            id: "1".into(),
-            file: "f".into(),
-            group: "g".into(),
-            fields,
-            options: vec![],
-            gold: Gold::Option(0),
-            answer_text: answer.into(),
+    /// An item as a template sees it.
+    struct Shown(serde_json::Value, String);
+
+    impl Prompted for Shown {
+        fn fields(&self) -> &serde_json::Value {
+            &self.0
         }
+        fn answer(&self) -> &str {
+            &self.1
+        }
+    }
+
+    fn item(fields: serde_json::Value, answer: &str) -> Shown {
+        Shown(fields, answer.into())
     }
 
     #[test]
@@ -118,6 +130,6 @@ mod tests {
             h.update(source.as_bytes());
         }
         let pinned = (crate::kinds::eval::JMEDBENCH.version, &h.finalize().to_hex()[..16]);
-        assert_eq!(pinned, (2, "95d62d5c349b832c"), "bump JMEDBENCH.version and pin the new hash");
+        assert_eq!(pinned, (3, "95d62d5c349b832c"), "bump JMEDBENCH.version and pin the new hash");
     }
 }

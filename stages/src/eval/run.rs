@@ -4,8 +4,9 @@
 //! gets `scores.json`, `scores.csv` and `items/<task>.jsonl`.
 
 use super::provider::{cut_at_stop, Generation, Likelihood, Provider};
-use super::score::{self, averages, Averages, ItemResult, TaskScore};
+use super::score::{self, averages, ItemResult};
 use super::tasks::{parse_list, Category, Gold, Item, Lang, Task};
+use crate::artifacts::{self, Scores, ITEMS, SCORES_CSV};
 use crate::mecab::Mecab;
 use crate::metrics::{bleu_stats, tokenize_13a};
 use crate::{Reporter, StageError};
@@ -29,13 +30,8 @@ pub struct Settings {
     pub limit: Option<usize>,
 }
 
-/// What an evaluation produced.
-#[derive(Debug, serde::Serialize)]
-pub struct Outcome {
-    pub provider: String,
-    pub tasks: Vec<TaskScore>,
-    pub averages: Averages,
-}
+/// What an evaluation produced: what `scores.json` holds.
+pub type Outcome = Scores;
 
 /// Where the work happens, as the stage gives it.
 pub struct Io<'a> {
@@ -56,7 +52,7 @@ pub fn evaluate(
     io: &Io,
 ) -> Result<Outcome, StageError> {
     std::fs::create_dir_all(io.resume).map_err(StageError::io(io.resume))?;
-    let items_dir = io.out.join("items");
+    let items_dir = io.out.join(ITEMS);
     std::fs::create_dir_all(&items_dir).map_err(StageError::io(&items_dir))?;
     let selected: Vec<Vec<usize>> = tasks.iter().map(|t| select(t, settings)).collect();
     let total: u64 = selected.iter().map(|s| s.len() as u64).sum();
@@ -83,7 +79,10 @@ pub fn evaluate(
             }
             for result in run_batch(task, batch, provider, mecab, settings) {
                 if result.ok() {
-                    let line = serde_json::to_string(&result).expect("results serialise");
+                    let line = serde_json::to_string(&result).map_err(|e| StageError::BadRecord {
+                        at: resume_file.display().to_string(),
+                        message: format!("cannot be written as JSON: {e}"),
+                    })?;
                     writeln!(journal, "{line}").map_err(StageError::io(&resume_file))?;
                 } else {
                     // The error names the task, the file and the item.
@@ -105,7 +104,7 @@ pub fn evaluate(
             ));
         }
         let results: Vec<ItemResult> = chosen.iter().filter_map(|&i| finished.remove(&item_id(task, i))).collect();
-        write_items(&items_dir.join(format!("{}.jsonl", task.id)), &results)?;
+        artifacts::write_lines(&io.out.join(artifacts::items_file(&task.id)), &results)?;
         scores.push(score::score_task(task, &results, settings.resamples, settings.seed));
     }
     let outcome = Outcome { provider: provider.describe(), averages: averages(&scores), tasks: scores };
@@ -284,20 +283,9 @@ fn read_finished(path: &Path) -> HashMap<String, ItemResult> {
         .collect()
 }
 
-fn write_items(path: &Path, results: &[ItemResult]) -> Result<(), StageError> {
-    let mut text = String::new();
-    for r in results {
-        text.push_str(&serde_json::to_string(r).expect("results serialise"));
-        text.push('\n');
-    }
-    std::fs::write(path, text).map_err(StageError::io(path))
-}
-
 /// `scores.json` (everything) and `scores.csv` (one row per task and metric, for plots).
 fn write_scores(out: &Path, outcome: &Outcome) -> Result<(), StageError> {
-    let json = out.join("scores.json");
-    std::fs::write(&json, serde_json::to_string_pretty(outcome).expect("scores serialise"))
-        .map_err(StageError::io(&json))?;
+    artifacts::write(out, outcome)?;
     let mut csv = String::from("task,category,lang,metric,value\n");
     for t in &outcome.tasks {
         let mut row = |metric: &str, value: f64| {
@@ -314,7 +302,7 @@ fn write_scores(out: &Path, outcome: &Outcome) -> Result<(), StageError> {
             row(m, *v);
         }
     }
-    let path = out.join("scores.csv");
+    let path = out.join(SCORES_CSV);
     std::fs::write(&path, csv).map_err(StageError::io(&path))
 }
 

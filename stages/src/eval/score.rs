@@ -7,54 +7,14 @@
 //! (accuracy, F1 and BLEU 0; kappa sees JMED-LLM's `None` label); Pearson's r, which is no
 //! mean, is computed over the answered items and the failed ones are reported beside it.
 
-use super::tasks::{Category, Gold, Item, Lang, Task};
+use super::tasks::{Category, Gold, Item, Task};
 use crate::metrics::{cohen_kappa, pearson, BleuStats, KappaWeights};
 use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
-/// The outcome of one item.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct ItemResult {
-    pub id: String,
-    pub file: String,
-    pub group: String,
-    /// Why the item failed; a failed item has no prediction and scores as wrong.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The chosen option (summed log-likelihood) or the generated text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prediction: Option<String>,
-    /// Option indices chosen by the summed and the length-normalised log-likelihood.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chosen: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chosen_norm: Option<usize>,
-    /// The gold option index (choice tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gold_option: Option<usize>,
-    pub gold: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correct: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub correct_norm: Option<bool>,
-    /// IgakuQA: the points earned and the question's points.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub points: Option<(f64, f64)>,
-    /// Per option: summed log-probability and token count.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub likelihoods: Vec<(f64, usize)>,
-    /// NER: the entities read from the output, and the exact and partial F1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entities: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub f1: Option<(f64, f64)>,
-    /// MT: the item's BLEU and its statistics (summed for corpus BLEU).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bleu: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bleu_stats: Option<BleuStats>,
-}
+/// The types of `scores.json` and `items/<task>.jsonl`, defined with the other artifact
+/// formats.
+pub use crate::artifacts::{Averages, ItemResult, TaskScore};
 
 impl ItemResult {
     pub fn new(item: &Item) -> ItemResult {
@@ -185,25 +145,6 @@ fn f1(precision: f64, recall: f64) -> f64 {
     }
 }
 
-/// A task's scores.
-#[derive(Clone, Debug, Serialize)]
-pub struct TaskScore {
-    pub task: String,
-    pub category: Category,
-    pub lang: Lang,
-    pub items: usize,
-    pub failed: usize,
-    pub excluded: usize,
-    /// The metric the averages use.
-    pub headline: &'static str,
-    /// The headline on a 0–100 scale, and its 95% bootstrap interval.
-    pub score: f64,
-    pub ci: Option<(f64, f64)>,
-    pub metrics: BTreeMap<String, f64>,
-    /// The headline per group (IgakuQA block, subject, tag).
-    pub groups: BTreeMap<String, f64>,
-}
-
 /// The metric a task is judged by.
 pub fn headline(category: Category) -> &'static str {
     match category {
@@ -287,7 +228,7 @@ pub fn score_task(task: &Task, results: &[ItemResult], resamples: usize, seed: u
         items: results.len(),
         failed: results.iter().filter(|r| !r.ok()).count(),
         excluded: task.excluded.len(),
-        headline: headline(task.category),
+        headline: headline(task.category).to_string(),
         score,
         ci: bootstrap(task, &all, resamples, seed),
         metrics,
@@ -322,14 +263,6 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     let pos = q / 100.0 * (sorted.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
-
-/// The averages of headline scores the recipe reports.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Averages {
-    pub categories: BTreeMap<String, f64>,
-    pub languages: BTreeMap<String, f64>,
-    pub overall: Option<f64>,
 }
 
 pub fn averages(scores: &[TaskScore]) -> Averages {

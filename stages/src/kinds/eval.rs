@@ -1,63 +1,15 @@
 //! JMedBench-style evaluation: tasks are constructor values listed in `tasks: [...]`.
 
 use super::{COUNT, SEED};
-use exp_dsl::schema::{Artifact, Constructor, Default, KindSchema, Param, Role, Ty};
+use crate::eval::tasks::TaskSpec;
+use crate::params::Params;
+use exp_dsl::schema::{Artifact, Constructor, Default, KindSchema, Param, Read, Role, Ty};
+use serde::{Deserialize, Serialize};
 
-const SHOTS: Param =
-    Param::with("shots", Ty::Int { min: 0, max: 16 }, Default::Int(0), "few-shot examples in the prompt");
-const TEMPLATE: Param = Param::optional("template", Ty::Path, "prompt template replacing the task's own");
-
-const YEARS: Param = Param::with(
-    "years",
-    Ty::List(&Ty::Int { min: 2006, max: 2100 }),
-    Default::Empty,
-    "IgakuQA years to evaluate (all in the data folder when empty); the others give the shots",
-);
-
-macro_rules! task {
-    ($name:literal, $doc:literal) => {
-        Constructor { name: $name, params: &[SHOTS, TEMPLATE], doc: $doc }
-    };
-}
-
-/// Every task `jmedbench` can run.
-pub const TASKS: &[Constructor] = &[
-    Constructor {
-        name: "igakuqa",
-        params: &[
-            SHOTS,
-            YEARS,
-            Param::with(
-                "lang",
-                Ty::Enum(&["ja", "en"]),
-                Default::Sym("ja"),
-                "original Japanese or the English translation",
-            ),
-            TEMPLATE,
-        ],
-        doc: "IgakuQA, Japanese medical licensing exam (MCQA); shots from a disjoint year",
-    },
-    task!("jmmlu_med", "JMMLU medical subjects (MCQA)"),
-    task!("jmed_jmmlu", "JMED-LLM `jmmlu_med` (MCQA)"),
-    task!("pubmedqa", "PubMedQA yes/no/maybe in English with its abstract, test split"),
-    task!("crade", "CRADE document classification"),
-    task!("rrtnm", "RRTNM document classification"),
-    task!("smdis", "SMDIS document classification"),
-    task!("jcsts", "JCSTS clinical STS (Pearson)"),
-    task!("mrner_disease", "MRNER disease NER (F1)"),
-    task!("mrner_medicine", "MRNER medicine NER (F1)"),
-    task!("nrner", "NRNER NER (F1)"),
-    Constructor {
-        name: "ejmmt",
-        params: &[
-            SHOTS,
-            Param::required("direction", Ty::Enum(&["en-ja", "ja-en"]), "translation direction"),
-            YEARS,
-            TEMPLATE,
-        ],
-        doc: "medical MT from the IgakuQA translations (BLEU)",
-    },
-];
+/// Every task `jmedbench` can run: the constructors of the task table
+/// (`eval::tasks::TABLE`), where each task's parameters, category, languages and built-in
+/// templates are declared once.
+pub const TASKS: &[Constructor] = &crate::eval::tasks::CONSTRUCTORS;
 
 /// Who computes likelihoods and generations.
 pub const PROVIDERS: &[Constructor] = &[
@@ -77,10 +29,75 @@ pub const PROVIDERS: &[Constructor] = &[
     },
 ];
 
+/// Where our model runs: the trainer's devices.
+pub use super::train::Device;
+
+/// A provider as lowered (`{"type": "openai", "url": …}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ProviderSpec {
+    Local(LocalProvider),
+    Openai(OpenaiProvider),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalProvider {
+    pub device: Device,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenaiProvider {
+    pub url: String,
+    pub model: String,
+    pub api_key_env: String,
+}
+
+/// The parameters of `jmedbench` (its inputs, `model` and `tokenizer`, are edges).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JmedbenchParams {
+    pub tasks: Vec<TaskSpec>,
+    /// Our model when absent.
+    pub provider: Option<ProviderSpec>,
+    /// The benchmark data folder, relative to the experiment.
+    pub data: String,
+    pub batch: u64,
+    /// 0: every item.
+    pub limit: u64,
+    pub max_new_tokens: u64,
+    pub bootstrap: u64,
+    pub seed: u64,
+}
+impl Params for JmedbenchParams {
+    /// What the tasks read in the data folder (not every file there: the folder also
+    /// holds corpora), and their template overrides, so a node reruns exactly when a file
+    /// one of its tasks reads changes.
+    fn reads(&self) -> Option<Vec<Read>> {
+        let mut reads: Vec<Read> = Vec::new();
+        for spec in &self.tasks {
+            let mut add = |read: Read| {
+                if !reads.contains(&read) {
+                    reads.push(read);
+                }
+            };
+            for (pattern, optional) in crate::eval::tasks::patterns(spec) {
+                add(Read { param: "data", base: self.data.clone(), pattern, required: !optional });
+            }
+            if let Some(template) = crate::eval::tasks::template_override(spec) {
+                add(Read { param: "tasks", base: String::new(), pattern: template.to_string(), required: true });
+            }
+        }
+        Some(reads)
+    }
+}
+
 pub static JMEDBENCH: KindSchema = KindSchema {
     name: "jmedbench",
     // 2: tasks read from `data`; built-in prompt templates (stages/templates/eval).
-    version: 2,
+    // 3: the identity covers the files the tasks read, not the whole `data` folder.
+    version: 3,
     output: Artifact::Scores,
     role: Role::Plain,
     params: &[
@@ -115,4 +132,46 @@ pub static JMEDBENCH: KindSchema = KindSchema {
         Param::with("seed", SEED, Default::Int(0), "seed of few-shot choice and bootstrap"),
     ],
     doc: "JMedBench-style evaluation: MCQA, NER, DC, STS, MT",
+    typed: crate::params::typed::<JmedbenchParams>(),
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use exp_dsl::Value;
+    use std::collections::BTreeMap;
+
+    /// The lowered parameters of a `jmedbench` node with every default (its inputs are
+    /// edges, not parameters) read into `JmedbenchParams` and written back unchanged, for
+    /// each provider.
+    #[test]
+    fn the_schema_defaults_fit_the_parameters_struct() {
+        let crade =
+            Value::map([("type", Value::Str("crade".into())), ("shots", Value::Int(0)), ("template", Value::Null)]);
+        let providers = [
+            Value::Null,
+            Value::map([("type", Value::Str("local".into())), ("device", Value::Str("cpu".into()))]),
+            Value::map([
+                ("type", Value::Str("openai".into())),
+                ("url", Value::Str("http://localhost:8000".into())),
+                ("model", Value::Str("m".into())),
+                ("api_key_env", Value::Str("OPENAI_API_KEY".into())),
+            ]),
+        ];
+        for provider in providers {
+            let mut params = BTreeMap::new();
+            for p in JMEDBENCH.params {
+                let v = match (p.name, &p.default) {
+                    (_, _) if matches!(p.ty, Ty::Input(_)) => continue,
+                    ("tasks", _) => Value::List(vec![crade.clone()]),
+                    ("data", _) => Value::Str("data".into()),
+                    ("provider", _) => provider.clone(),
+                    (_, Default::Int(i)) => Value::Int(*i),
+                    (name, d) => panic!("`{name}`: give the test a sample of {d:?}"),
+                };
+                params.insert(p.name.to_string(), v);
+            }
+            assert_eq!((JMEDBENCH.typed.round_trip)(&params), Ok(params.clone()));
+        }
+    }
+}

@@ -1,7 +1,81 @@
 //! Filters: documents in, fewer documents out. Each records what it dropped and why.
 
 use super::{LANG, NONNEG, SEED};
+use crate::params::{typed, Params};
 use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceParams {
+    pub keep: Vec<String>,
+}
+impl Params for LicenceParams {}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageParams {
+    pub keep: Vec<String>,
+}
+impl Params for LanguageParams {}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LengthParams {
+    pub min_chars: u64,
+    pub max_chars: Option<u64>,
+}
+impl Params for LengthParams {
+    fn broken(&self) -> Vec<exp_dsl::schema::Broken> {
+        let max = self.max_chars.unwrap_or(u64::MAX);
+        crate::params::rule(self.min_chars <= max, "max_chars", || {
+            format!("`max_chars` ({max}) is below `min_chars` ({}): every document would be dropped", self.min_chars)
+        })
+        .into_iter()
+        .collect()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupParams {
+    pub by: Vec<String>,
+}
+impl Params for DedupParams {}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NearDedupParams {
+    pub threshold: f64,
+    pub permutations: u64,
+    pub shingle: u64,
+    pub seed: u64,
+}
+impl Params for NearDedupParams {}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecontaminateParams {
+    pub ngram: u64,
+}
+impl Params for DecontaminateParams {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Train,
+    Test,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitParams {
+    pub keep: Side,
+    pub ids: Option<String>,
+    pub test_share: f64,
+    pub seed: u64,
+}
+impl Params for SplitParams {}
 
 const INPUT: Param = Param::required("input", Ty::Input(&[Artifact::Documents]), "the documents to filter");
 
@@ -20,6 +94,7 @@ pub static LICENCE: KindSchema = KindSchema {
         ),
     ],
     doc: "keep documents whose normalised licence is in `keep`",
+    typed: typed::<LicenceParams>(),
 };
 
 pub static LANGUAGE: KindSchema = KindSchema {
@@ -29,6 +104,7 @@ pub static LANGUAGE: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[INPUT, Param::required("keep", Ty::List(&LANG), "languages to keep")],
     doc: "keep documents identified as one of the languages",
+    typed: typed::<LanguageParams>(),
 };
 
 pub static LENGTH: KindSchema = KindSchema {
@@ -42,6 +118,7 @@ pub static LENGTH: KindSchema = KindSchema {
         Param::optional("max_chars", NONNEG, "drop documents longer than this"),
     ],
     doc: "length and simple quality rules",
+    typed: typed::<LengthParams>(),
 };
 
 pub static DEDUP: KindSchema = KindSchema {
@@ -64,6 +141,7 @@ pub static DEDUP: KindSchema = KindSchema {
         ),
     ],
     doc: "exact deduplication by identifiers, within the input and against other sources",
+    typed: typed::<DedupParams>(),
 };
 
 pub static NEAR_DEDUP: KindSchema = KindSchema {
@@ -84,6 +162,7 @@ pub static NEAR_DEDUP: KindSchema = KindSchema {
         Param::with("seed", SEED, Default::Int(0), "MinHash seed"),
     ],
     doc: "near-duplicate removal with MinHash and LSH",
+    typed: typed::<NearDedupParams>(),
 };
 
 pub static DECONTAMINATE: KindSchema = KindSchema {
@@ -106,6 +185,7 @@ pub static DECONTAMINATE: KindSchema = KindSchema {
         ),
     ],
     doc: "drop documents sharing an n-gram with an evaluation set",
+    typed: typed::<DecontaminateParams>(),
 };
 
 pub static SPLIT: KindSchema = KindSchema {
@@ -126,4 +206,5 @@ pub static SPLIT: KindSchema = KindSchema {
         Param::with("seed", SEED, Default::Int(0), "seed of the random split"),
     ],
     doc: "split a benchmark into its training and test sides without leakage",
+    typed: typed::<SplitParams>(),
 };

@@ -1,10 +1,37 @@
 //! Mixtures: what a `corpus` definition's algebra lowers to.
 
 use super::SEED;
+use crate::artifacts::{Composition, Counts, MemberTally, Tally};
 use crate::documents::{self, Document};
+use crate::params::{typed, Params};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
-use exp_dsl::Value;
+use serde::{Deserialize, Serialize};
+
+/// A mixture node's parameters as lowering writes them: `content` (by member name) is
+/// moved onto the members, so the node does not depend on the names.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixParams {
+    pub budget: Option<u64>,
+    pub seed: u64,
+    pub members: Vec<Member>,
+}
+impl Params for MixParams {}
+
+/// One member, in the order of the node's `member` inputs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// Passes over the member (`* 2`, `0.5 epochs`).
+    pub weight: f64,
+    /// Tokens to take from it (`@ 4B tokens`), which sets its weight.
+    pub budget: Option<u64>,
+    pub content: Option<String>,
+}
+
+/// The content type of a member that `content:` does not name.
+const UNSPECIFIED: &str = "unspecified";
 
 /// Members, weights and budgets come from the mixture expression; these are the
 /// parameters `with { … }` may set.
@@ -29,6 +56,7 @@ pub static MIX: KindSchema = KindSchema {
         ),
     ],
     doc: "a corpus mixed from subcorpora, deterministic with a seed",
+    typed: typed::<MixParams>(),
 };
 
 /// Mixes member documents. A member's weight `w` means `floor(w)` full passes over it and
@@ -40,22 +68,6 @@ pub static MIX: KindSchema = KindSchema {
 /// `composition.json` (documents, characters and tokens per member, language and content
 /// type).
 pub struct Mixer;
-
-#[derive(Debug, Default, serde::Serialize)]
-struct Tally {
-    documents: u64,
-    characters: u64,
-    tokens: Option<u64>,
-    by_language: std::collections::BTreeMap<String, Counts>,
-    by_content: std::collections::BTreeMap<String, Counts>,
-}
-
-#[derive(Debug, Default, serde::Serialize)]
-struct Counts {
-    documents: u64,
-    characters: u64,
-    tokens: Option<u64>,
-}
 
 impl Counts {
     fn add(&mut self, chars: u64, tokens: Option<u64>, copies: u64) {
@@ -80,16 +92,6 @@ impl Tally {
     }
 }
 
-#[derive(serde::Serialize)]
-struct MemberTally {
-    name: String,
-    content: String,
-    weight: f64,
-    read: u64,
-    tokens_read: Option<u64>,
-    written: Tally,
-}
-
 impl Stage for Mixer {
     fn schema(&self) -> &'static KindSchema {
         &MIX
@@ -100,16 +102,14 @@ impl Stage for Mixer {
             Some(t) => Some(crate::kinds::tokenize::load_tokenizer(&t.dir)?),
             None => None,
         };
-        let seed = ctx.int_param("seed").unwrap_or(0);
-        let specs: Vec<&Value> = match ctx.param("members") {
-            Value::List(m) => m.iter().collect(),
-            _ => Vec::new(),
-        };
-        let content_of = |index: usize| match specs.get(index).and_then(|m| m.get("content")) {
-            Some(Value::Str(c)) => c.clone(),
-            _ => "unspecified".to_string(),
-        };
+        let p: MixParams = ctx.params()?;
+        let (seed, specs) = (p.seed, &p.members);
+        let content_of =
+            |index: usize| specs.get(index).and_then(|m| m.content.clone()).unwrap_or_else(|| UNSPECIFIED.to_string());
         let members: Vec<_> = ctx.inputs_for("member").collect();
+        if members.len() != specs.len() {
+            return Err(StageError::Param(format!("{} member inputs for {} members", members.len(), specs.len())));
+        }
 
         // Pass 1, with a tokenizer: tokens per document, for budgets and the composition.
         let mut doc_tokens: Vec<Vec<u64>> = Vec::with_capacity(members.len());
@@ -129,15 +129,14 @@ impl Stage for Mixer {
             .iter()
             .enumerate()
             .map(|(i, _)| {
-                let spec = specs.get(i);
-                let budget = spec.and_then(|m| m.get("budget")).and_then(Value::as_f64);
-                match (budget, member_tokens.get(i)) {
-                    (Some(b), Some(&t)) if t > 0 => b / t as f64,
-                    _ => spec.and_then(|m| m.get("weight")).and_then(Value::as_f64).unwrap_or(1.0),
+                let spec = &specs[i];
+                match (spec.budget, member_tokens.get(i)) {
+                    (Some(b), Some(&t)) if t > 0 => b as f64 / t as f64,
+                    _ => spec.weight,
                 }
             })
             .collect();
-        if let (Some(total), false) = (ctx.param("budget").as_f64(), member_tokens.is_empty()) {
+        if let (Some(total), false) = (p.budget.map(|b| b as f64), member_tokens.is_empty()) {
             let planned: f64 = weights.iter().zip(&member_tokens).map(|(w, t)| w * *t as f64).sum();
             if planned > 0.0 {
                 let scale = total / planned;
@@ -178,10 +177,9 @@ impl Stage for Mixer {
             tallies.push(tally);
         }
         out.finish()?;
-        let composition = serde_json::json!({ "members": tallies, "total": total });
-        let path = ctx.out.join("composition.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&composition).unwrap_or_default())
-            .map_err(StageError::io(&path))?;
+        let composition = Composition { members: tallies, total };
+        crate::artifacts::write(ctx.out, &composition)?;
+        let total = composition.total;
         ctx.reporter.metric("documents", None, total.documents as f64);
         ctx.reporter.metric("characters", None, total.characters as f64);
         if let Some(t) = total.tokens {
@@ -192,7 +190,7 @@ impl Stage for Mixer {
 }
 
 /// A number in [0, 1) from the seed, member and document id.
-fn unit_hash(seed: i64, member: usize, id: &str) -> f64 {
+fn unit_hash(seed: u64, member: usize, id: &str) -> f64 {
     let mut h = blake3::Hasher::new();
     h.update(&seed.to_le_bytes());
     h.update(&(member as u64).to_le_bytes());

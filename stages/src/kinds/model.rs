@@ -1,7 +1,55 @@
 //! Base models: a configured Mixtral-style MoE, or a Hugging Face checkpoint on disk.
 
 use super::{COUNT, SEED};
+use crate::params::{typed, Params};
 use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Preset {
+    #[serde(rename = "tiny")]
+    Tiny,
+    #[serde(rename = "llm-jp-8x13b")]
+    LlmJp8x13b,
+}
+
+/// The preset's dimensions, each replaced where given.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixtralParams {
+    pub preset: Preset,
+    pub hidden: Option<u64>,
+    pub layers: Option<u64>,
+    pub heads: Option<u64>,
+    pub kv_heads: Option<u64>,
+    pub experts: Option<u64>,
+    pub top_k: Option<u64>,
+    pub intermediate: Option<u64>,
+    pub context: Option<u64>,
+    pub vocab: Option<u64>,
+    pub rope_theta: Option<f64>,
+    pub seed: u64,
+}
+impl Params for MixtralParams {}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HfCheckpointParams {
+    pub path: String,
+}
+impl Params for HfCheckpointParams {
+    /// The configuration and the weights (one file or index and shards), not whatever
+    /// else the folder holds (a README, tokenizer files): those do not make the model.
+    fn reads(&self) -> Option<Vec<exp_dsl::schema::Read>> {
+        let read = |pattern: &str, required: bool| exp_dsl::schema::Read {
+            param: "path",
+            base: self.path.clone(),
+            pattern: pattern.to_string(),
+            required,
+        };
+        Some(vec![read("config.json", true), read("*.safetensors", true), read("model.safetensors.index.json", false)])
+    }
+}
 
 pub static MIXTRAL: KindSchema = KindSchema {
     name: "mixtral",
@@ -32,13 +80,16 @@ pub static MIXTRAL: KindSchema = KindSchema {
         Param::with("seed", SEED, Default::Int(0), "initialisation seed"),
     ],
     doc: "a freshly initialised Mixtral-style MoE",
+    typed: typed::<MixtralParams>(),
 };
 
 pub static HF_CHECKPOINT: KindSchema = KindSchema {
     name: "hf_checkpoint",
-    version: 1,
+    // 2: the identity covers the configuration and the weights, not the whole folder.
+    version: 2,
     output: Artifact::Model,
     role: Role::Plain,
     params: &[Param::required("path", Ty::Path, "folder with `config.json` and safetensors (sharded or not)")],
     doc: "a Hugging Face `MixtralForCausalLM` checkpoint",
+    typed: typed::<HfCheckpointParams>(),
 };

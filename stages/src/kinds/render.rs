@@ -1,6 +1,23 @@
 //! Templates: benchmark records to question–option–answer text, chat records to SFT text.
 
+use crate::params::{typed, Params};
 use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Text,
+    Chat,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderParams {
+    pub template: String,
+    pub format: Format,
+}
+impl Params for RenderParams {}
 
 pub static RENDER: KindSchema = KindSchema {
     name: "render",
@@ -18,4 +35,5 @@ pub static RENDER: KindSchema = KindSchema {
         ),
     ],
     doc: "render records through a minijinja template",
+    typed: typed::<RenderParams>(),
 };

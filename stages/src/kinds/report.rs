@@ -1,6 +1,14 @@
 //! Reports: comparisons across evaluations, and corpus cards.
 
+use crate::params::{typed, Params};
 use exp_dsl::schema::{Artifact, KindSchema, Param, Role, Ty};
+use serde::{Deserialize, Serialize};
+
+/// `compare` and `corpus_card` take inputs only.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+impl Params for NoParams {}
 
 pub static COMPARE: KindSchema = KindSchema {
     name: "compare",
@@ -18,6 +26,7 @@ pub static COMPARE: KindSchema = KindSchema {
         ),
     ],
     doc: "tables and figures comparing models and corpora",
+    typed: typed::<NoParams>(),
 };
 
 pub static CORPUS_CARD: KindSchema = KindSchema {
@@ -27,4 +36,5 @@ pub static CORPUS_CARD: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[Param::required("corpora", Ty::List(&Ty::Input(&[Artifact::Corpus])), "corpora to describe")],
     doc: "a card per corpus: sources, licences, filters, tokens by language and type",
+    typed: typed::<NoParams>(),
 };

@@ -1,7 +1,86 @@
 //! Readers: each turns files into one stream of documents (id, text, language, metadata).
 
 use super::LANG;
+use crate::params::{typed, Params};
 use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A record that cannot be read: fail the node, or skip it and count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    Fail,
+    Skip,
+}
+
+/// How a record becomes a document: the parameters every record reader shares.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecordFields {
+    pub text: String,
+    pub id: Option<String>,
+    pub lang: Option<String>,
+    pub meta: BTreeMap<String, String>,
+    pub licence: Option<String>,
+    pub limit: Option<u64>,
+    pub on_error: OnError,
+}
+
+/// `jsonl` and `parquet`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Records {
+    pub path: String,
+    #[serde(flatten)]
+    pub fields: RecordFields,
+}
+impl Params for Records {}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CsvParams {
+    pub path: String,
+    pub header: bool,
+    pub columns: Vec<String>,
+    #[serde(flatten)]
+    pub fields: RecordFields,
+}
+impl Params for CsvParams {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Per {
+    Line,
+    File,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextParams {
+    pub path: String,
+    pub per: Per,
+    pub lang: Option<String>,
+    pub licence: Option<String>,
+    pub limit: Option<u64>,
+}
+impl Params for TextParams {}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PubmedParams {
+    pub path: String,
+    pub licence: Option<String>,
+    pub limit: Option<u64>,
+    pub on_error: OnError,
+}
+impl Params for PubmedParams {}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JatsParams {
+    pub path: String,
+    pub limit: Option<u64>,
+    pub on_error: OnError,
+}
+impl Params for JatsParams {}
 
 /// Field mapping shared by the record readers: which record field is the text, the id,
 /// and which fields become metadata.
@@ -38,6 +117,7 @@ pub static JSONL: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[PATH, TEXT_FIELD, ID_FIELD, LANG_FIELD, META_FIELD, LICENCE, LIMIT, ON_ERROR],
     doc: "JSON lines, plain or compressed (.gz, .zst)",
+    typed: typed::<Records>(),
 };
 
 pub static PARQUET: KindSchema = KindSchema {
@@ -47,6 +127,7 @@ pub static PARQUET: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[PATH, TEXT_FIELD, ID_FIELD, LANG_FIELD, META_FIELD, LICENCE, LIMIT, ON_ERROR],
     doc: "Parquet files, one row per document",
+    typed: typed::<Records>(),
 };
 
 pub static TEXT: KindSchema = KindSchema {
@@ -62,6 +143,7 @@ pub static TEXT: KindSchema = KindSchema {
         LIMIT,
     ],
     doc: "plain text",
+    typed: typed::<TextParams>(),
 };
 
 pub static CSV: KindSchema = KindSchema {
@@ -82,6 +164,7 @@ pub static CSV: KindSchema = KindSchema {
         ON_ERROR,
     ],
     doc: "CSV files (benchmark sets); each row a record",
+    typed: typed::<CsvParams>(),
 };
 
 pub static PUBMED_XML: KindSchema = KindSchema {
@@ -91,6 +174,7 @@ pub static PUBMED_XML: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[PATH, LICENCE, LIMIT, ON_ERROR],
     doc: "PubMed/MEDLINE XML: title and abstract sections, PMID, DOI, journal, year, MeSH",
+    typed: typed::<PubmedParams>(),
 };
 
 pub static JATS: KindSchema = KindSchema {
@@ -100,4 +184,5 @@ pub static JATS: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[PATH, LIMIT, ON_ERROR],
     doc: "PMC JATS `.nxml`: body text, ids, and the licence from `<permissions>`",
+    typed: typed::<JatsParams>(),
 };

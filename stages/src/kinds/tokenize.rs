@@ -1,9 +1,27 @@
 //! Tokenizers and tokenisation into Megatron-compatible shards.
 
 use super::COUNT;
+use crate::artifacts::{Dataset, Shard, TokenizerSummary};
+use crate::params::{typed, Params};
 use crate::sentencepiece::SentencePiece;
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentencePieceParams {
+    pub path: String,
+}
+impl Params for SentencePieceParams {}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizeParams {
+    pub append_eod: bool,
+    pub shard_tokens: u64,
+}
+impl Params for TokenizeParams {}
 
 pub static SENTENCEPIECE: KindSchema = KindSchema {
     name: "sentencepiece",
@@ -12,6 +30,7 @@ pub static SENTENCEPIECE: KindSchema = KindSchema {
     role: Role::Plain,
     params: &[Param::required("path", Ty::Path, "SentencePiece `.model` file (the LLM-jp tokenizer)")],
     doc: "a SentencePiece tokenizer",
+    typed: typed::<SentencePieceParams>(),
 };
 
 pub static TOKENIZE: KindSchema = KindSchema {
@@ -26,6 +45,7 @@ pub static TOKENIZE: KindSchema = KindSchema {
         Param::with("shard_tokens", COUNT, Default::Int(1_000_000_000), "tokens per `.bin/.idx` shard"),
     ],
     doc: "tokenise into Megatron `.bin/.idx` shards",
+    typed: typed::<TokenizeParams>(),
 };
 
 /// The tokenizer artifact: the model file, checked to load, as `tokenizer.model`, and a
@@ -41,17 +61,15 @@ impl Stage for SentencePieceStage {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let files = crate::files::expand(ctx.root, ctx.str_param("path").unwrap_or_default())?;
+        let files = crate::files::expand(ctx.root, &ctx.params::<SentencePieceParams>()?.path)?;
         let [source] = files.as_slice() else {
             return Err(StageError::Param(format!("`path` must name one model file, found {}", files.len())));
         };
         let model = SentencePiece::load(source).map_err(|e| StageError::Param(e.to_string()))?;
         let target = ctx.out.join(MODEL_FILE);
         std::fs::copy(source, &target).map_err(StageError::io(&target))?;
-        let summary = serde_json::json!({ "kind": "sentencepiece-unigram", "vocab_size": model.vocab_size() });
-        let path = ctx.out.join("tokenizer.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&summary).unwrap_or_default())
-            .map_err(StageError::io(&path))?;
+        let summary = TokenizerSummary { kind: "sentencepiece-unigram".into(), vocab_size: model.vocab_size() as u64 };
+        crate::artifacts::write(ctx.out, &summary)?;
         ctx.reporter.metric("vocab_size", None, model.vocab_size() as f64);
         Ok(())
     }
@@ -84,13 +102,12 @@ impl Stage for Tokenize {
         let tokenizer_dir =
             ctx.inputs_for("tokenizer").next().ok_or_else(|| StageError::Param("no tokenizer input".into()))?;
         let tokenizer = load_tokenizer(&tokenizer_dir.dir)?;
-        let append_eod = ctx.param("append_eod") != &exp_dsl::Value::Bool(false);
+        let TokenizeParams { append_eod, shard_tokens } = ctx.params()?;
         let eod = tokenizer
             .id_of("</s>")
             .ok_or_else(|| StageError::Param("the tokenizer has no `</s>` piece to end documents".into()))?;
-        let shard_tokens = ctx.int_param("shard_tokens").unwrap_or(1_000_000_000).max(1) as u64;
         let dtype = crate::megatron::Dtype::for_vocab(tokenizer.vocab_size());
-        let mut shards: Vec<serde_json::Value> = Vec::new();
+        let mut shards: Vec<Shard> = Vec::new();
         let mut writer: Option<crate::megatron::Writer> = None;
         let (mut documents, mut tokens) = (0u64, 0u64);
         for input in ctx.inputs_for("input") {
@@ -132,26 +149,24 @@ impl Stage for Tokenize {
         if let Some(w) = writer {
             shards.push(finish_shard(w, shards.len())?);
         }
-        let summary = serde_json::json!({
-            "format": "megatron-mmidx",
-            "dtype": if dtype == crate::megatron::Dtype::U16 { "uint16" } else { "int32" },
-            "vocab_size": tokenizer.vocab_size(),
-            "eod": if append_eod { Some(eod) } else { None },
-            "documents": documents,
-            "tokens": tokens,
-            "shards": shards,
-        });
-        let path = ctx.out.join("dataset.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&summary).unwrap_or_default())
-            .map_err(StageError::io(&path))?;
+        let summary = Dataset {
+            format: "megatron-mmidx".into(),
+            dtype: if dtype == crate::megatron::Dtype::U16 { "uint16" } else { "int32" }.into(),
+            vocab_size: tokenizer.vocab_size() as u64,
+            eod: if append_eod { Some(eod) } else { None },
+            documents,
+            tokens,
+            shards,
+        };
+        crate::artifacts::write(ctx.out, &summary)?;
         ctx.reporter.metric("documents", None, documents as f64);
         ctx.reporter.metric("tokens", None, tokens as f64);
         Ok(())
     }
 }
 
-fn finish_shard(w: crate::megatron::Writer, index: usize) -> Result<serde_json::Value, StageError> {
+fn finish_shard(w: crate::megatron::Writer, index: usize) -> Result<Shard, StageError> {
     let (docs, tokens) = (w.documents(), w.tokens);
     w.finish().map_err(|e| StageError::Io { path: format!("shard_{index:05}").into(), source: e })?;
-    Ok(serde_json::json!({ "prefix": format!("shard_{index:05}"), "documents": docs, "tokens": tokens }))
+    Ok(Shard { prefix: format!("shard_{index:05}"), documents: docs as u64, tokens })
 }

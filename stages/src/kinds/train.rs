@@ -2,8 +2,11 @@
 //! Table 1 (CPT) and SFT settings is a parameter; the defaults are the paper's.
 
 use super::{COUNT, SEED};
+use crate::params::{rule, typed, Params};
 use exp_dsl::ast::Unit;
-use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
+use exp_dsl::schema::{Artifact, Broken, Default, KindSchema, Param, Role, Ty};
+use exp_dsl::typed::{Schedule, Warmup};
+use serde::{Deserialize, Serialize};
 
 const FLOAT01: Ty = Ty::Float { min: 0.0, max: 1.0 };
 const POSITIVE: Ty = Ty::Float { min: 0.0, max: f64::INFINITY };
@@ -24,7 +27,8 @@ const PARALLEL: &[Param] = &[
 pub static CPT: KindSchema = KindSchema {
     name: "cpt",
     // 2: `train_log.jsonl` records the tokens seen at each step.
-    version: 2,
+    // 3: every default in the schema (`lr` and `warmup` were the trainer's).
+    version: 3,
     output: Artifact::Model,
     role: Role::Pretrain,
     params: &[
@@ -33,10 +37,10 @@ pub static CPT: KindSchema = KindSchema {
         Param::with(
             "lr",
             Ty::Schedule,
-            Default::Optional,
-            "learning rate: peak -> floor shape (paper: 1.5e-4 -> 1.5e-5 cosine)",
+            Default::Schedule { peak: 1.5e-4, floor: 1.5e-5, shape: "cosine" },
+            "learning rate: peak -> floor shape (the paper's)",
         ),
-        Param::with("warmup", Ty::Warmup, Default::Optional, "warm-up (paper: 3% of the steps)"),
+        Param::with("warmup", Ty::Warmup, Default::WarmupFraction(0.03), "warm-up (the paper's: 3% of the steps)"),
         Param::optional("tokens", Ty::TOKENS, "tokens to train on; one epoch of the data when absent"),
         Param::with(
             "max_steps",
@@ -74,22 +78,26 @@ pub static CPT: KindSchema = KindSchema {
         ),
     ],
     doc: "continued pre-training of a MoE model",
+    typed: typed::<CptParams>(),
 };
 
 /// The same node handed to Megatron-LM at cluster scale.
 pub static MEGATRON_CPT: KindSchema = KindSchema {
     name: "megatron_cpt",
-    version: 1,
+    // 2: every default in the schema.
+    version: 2,
     output: Artifact::Model,
     role: Role::Pretrain,
     params: CPT.params,
     doc: "continued pre-training launched with Megatron-LM on a cluster",
+    typed: typed::<MegatronCptParams>(),
 };
 
 pub static SFT: KindSchema = KindSchema {
     name: "sft",
     // 2: `train_log.jsonl` records the tokens seen at each step.
-    version: 2,
+    // 3: every default in the schema (`lr`, `warmup`, `aux_loss` were the trainer's).
+    version: 3,
     output: Artifact::Model,
     role: Role::Finetune,
     params: &[
@@ -100,8 +108,13 @@ pub static SFT: KindSchema = KindSchema {
             "chat-formatted records; the loss is masked on prompts",
         ),
         Param::required("tokenizer", Ty::Input(&[Artifact::Tokenizer]), "the tokenizer"),
-        Param::with("lr", Ty::Schedule, Default::Optional, "learning rate (paper: 2e-6)"),
-        Param::with("warmup", Ty::Warmup, Default::Optional, "warm-up (paper: 20 steps)"),
+        Param::with(
+            "lr",
+            Ty::Schedule,
+            Default::Schedule { peak: 2e-6, floor: 0.0, shape: "cosine" },
+            "learning rate (the paper's: 2e-6, cosine)",
+        ),
+        Param::with("warmup", Ty::Warmup, Default::WarmupSteps(20), "warm-up (the paper's: 20 steps)"),
         Param::with("epochs", EPOCHS, Default::Int(1), "passes over the data"),
         Param::with(
             "max_steps",
@@ -113,6 +126,7 @@ pub static SFT: KindSchema = KindSchema {
         Param::with("eps", POSITIVE, Default::Float(1e-8), "AdamW ε"),
         Param::with("weight_decay", POSITIVE, Default::Float(0.1), "AdamW decoupled weight decay"),
         Param::with("grad_clip", POSITIVE, Default::Float(1.0), "global gradient-norm clipping"),
+        Param::with("aux_loss", POSITIVE, Default::Float(0.01), "router load-balancing loss coefficient"),
         Param::with(
             "dropout",
             FLOAT01,
@@ -132,4 +146,110 @@ pub static SFT: KindSchema = KindSchema {
         Param::with("device", DEVICE, Default::Sym("cpu"), "where our trainer runs"),
     ],
     doc: "supervised fine-tuning on chat data",
+    typed: typed::<SftParams>(),
 };
+
+/// Where exp's own trainer runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    Cpu,
+    Cuda,
+}
+
+/// Megatron-LM's parallel layout (`parallel: { tp, pp, cp, ep }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    pub tp: u64,
+    pub pp: u64,
+    pub cp: u64,
+    pub ep: u64,
+}
+
+impl Layout {
+    /// The fewest GPUs the layout runs on. Megatron-LM splits the world into
+    /// tp × pp × cp × dp and carves the expert-parallel groups out of the data-parallel
+    /// ranks, so dp must be a multiple of ep: the smallest world is tp × pp × cp × ep.
+    pub fn min_gpus(&self) -> u64 {
+        self.tp * self.pp * self.cp * self.ep
+    }
+}
+
+/// The optimiser and batch settings `cpt` and `sft` share.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Optimiser {
+    pub lr: Schedule,
+    pub warmup: Warmup,
+    pub max_steps: u64,
+    pub betas: (f64, f64),
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub grad_clip: f64,
+    pub aux_loss: f64,
+    pub dropout: f64,
+    pub global_batch: u64,
+    pub micro_batch: u64,
+    pub seq: u64,
+    pub checkpoint_every: u64,
+    pub seed: u64,
+    pub device: Device,
+}
+
+impl Optimiser {
+    /// The rules of exp's own trainer.
+    fn broken(&self) -> Vec<Broken> {
+        let mut broken = self.batch_rules();
+        broken.extend(rule(self.dropout == 0.0, "dropout", || {
+            "exp's trainer supports `dropout: 0` only (the paper trains without)".to_string()
+        }));
+        broken
+    }
+
+    /// The rules of any trainer.
+    fn batch_rules(&self) -> Vec<Broken> {
+        let (g, m) = (self.global_batch, self.micro_batch);
+        [rule(g % m == 0, "micro_batch", || {
+            format!("`global_batch` ({g}) must be a whole number of micro-batches of `micro_batch` ({m})")
+        })]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CptParams {
+    /// Tokens to train on; one epoch of the data when absent.
+    pub tokens: Option<u64>,
+    pub parallel: Option<Layout>,
+    #[serde(flatten)]
+    pub optimiser: Optimiser,
+}
+impl Params for CptParams {
+    fn broken(&self) -> Vec<Broken> {
+        self.optimiser.broken()
+    }
+}
+
+/// `megatron_cpt`: the parameters of `cpt`, handed to Megatron-LM (which has dropout).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MegatronCptParams(pub CptParams);
+impl Params for MegatronCptParams {
+    fn broken(&self) -> Vec<Broken> {
+        self.0.optimiser.batch_rules()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SftParams {
+    pub epochs: u64,
+    #[serde(flatten)]
+    pub optimiser: Optimiser,
+}
+impl Params for SftParams {
+    fn broken(&self) -> Vec<Broken> {
+        self.optimiser.broken()
+    }
+}

@@ -1,7 +1,46 @@
 //! Machine translation and En–Ja pairing.
 
 use super::{COUNT, LANG, NONNEG, SEED};
+use crate::params::{typed, Params};
 use exp_dsl::schema::{Artifact, Constructor, Default, KindSchema, Param, Role, Ty};
+use serde::{Deserialize, Serialize};
+
+/// An engine of [`ENGINES`], as lowered (`type` names the constructor).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum EngineSpec {
+    Command { run: String },
+    Openai { url: String, model: String, api_key_env: String, temperature: f64 },
+    Memory { path: String, source_field: String, target_field: String },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranslateParams {
+    pub to: String,
+    pub engine: EngineSpec,
+    pub concurrency: u64,
+    pub retries: u64,
+}
+impl Params for TranslateParams {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Shuffled,
+    First,
+    Second,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParallelParams {
+    pub by: String,
+    pub order: Order,
+    pub separator: String,
+    pub seed: u64,
+}
+impl Params for ParallelParams {}
 
 /// The MT engines `translate` can call.
 pub const ENGINES: &[Constructor] = &[
@@ -44,6 +83,7 @@ pub static TRANSLATE: KindSchema = KindSchema {
         Param::with("retries", NONNEG, Default::Int(3), "retries of a failed translation before it is excluded"),
     ],
     doc: "translate documents; failed translations are excluded and counted",
+    typed: typed::<TranslateParams>(),
 };
 
 pub static PARALLEL: KindSchema = KindSchema {
@@ -65,4 +105,5 @@ pub static PARALLEL: KindSchema = KindSchema {
         Param::with("seed", SEED, Default::Int(0), "seed of the per-pair order"),
     ],
     doc: "pair documents of two sources by id into one training text each",
+    typed: typed::<ParallelParams>(),
 };

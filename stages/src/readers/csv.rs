@@ -2,10 +2,9 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::Writer;
-use crate::kinds::sources::CSV;
+use crate::kinds::sources::{CsvParams, CSV};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
-use exp_dsl::Value;
 
 pub struct CsvReader;
 
@@ -15,15 +14,10 @@ impl Stage for CsvReader {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let files = crate::files::expand(ctx.root, ctx.str_param("path").unwrap_or_default())?;
-        let fields = Fields::from(ctx);
-        let header = ctx.param("header") != &Value::Bool(false);
-        let given: Vec<String> = match ctx.param("columns") {
-            Value::List(c) => {
-                c.iter().filter_map(|v| if let Value::Str(s) = v { Some(s.clone()) } else { None }).collect()
-            }
-            _ => Vec::new(),
-        };
+        let p: CsvParams = ctx.params()?;
+        let files = crate::files::expand(ctx.root, &p.path)?;
+        let fields = Fields::records(&p.fields);
+        let (header, given) = (p.header, p.columns);
         let mut out = Writer::create(ctx.out)?;
         'files: for file in &files {
             let label = file_label(file);

@@ -2,7 +2,7 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::Writer;
-use crate::kinds::sources::JSONL;
+use crate::kinds::sources::{Records, JSONL};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
 
@@ -14,8 +14,9 @@ impl Stage for JsonlReader {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let files = crate::files::expand(ctx.root, ctx.str_param("path").unwrap_or_default())?;
-        let fields = Fields::from(ctx);
+        let p: Records = ctx.params()?;
+        let files = crate::files::expand(ctx.root, &p.path)?;
+        let fields = Fields::records(&p.fields);
         let mut out = Writer::create(ctx.out)?;
         'files: for file in &files {
             let label = file_label(file);

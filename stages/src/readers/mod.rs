@@ -10,8 +10,8 @@ pub mod text;
 pub mod xml;
 
 use crate::documents::{Document, Writer};
+use crate::kinds::sources::{OnError, RecordFields};
 use crate::stage::{Context, StageError};
-use exp_dsl::Value;
 use std::collections::BTreeMap;
 
 /// How a record becomes a document.
@@ -26,26 +26,31 @@ pub struct Fields {
     skipped: std::cell::Cell<u64>,
 }
 
+/// The language written on documents when neither the `.med` file nor the files say it;
+/// the language filter identifies them.
+pub const UNKNOWN_LANG: &str = "und";
+
 impl Fields {
-    pub fn from(ctx: &Context) -> Fields {
-        let meta = match ctx.param("meta") {
-            Value::Map(m) => m
-                .iter()
-                .filter_map(|(k, v)| match v {
-                    Value::Str(s) => Some((k.clone(), s.clone())),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+    /// A record reader's mapping (`jsonl`, `csv`, `parquet`).
+    pub fn records(f: &RecordFields) -> Fields {
         Fields {
-            text: ctx.str_param("text").unwrap_or("text").to_string(),
-            id: ctx.str_param("id").map(str::to_string),
-            lang: ctx.str_param("lang").unwrap_or("und").to_string(),
-            meta,
-            licence: ctx.str_param("licence").map(str::to_string),
-            limit: ctx.int_param("limit").map(|l| l.max(0) as u64),
-            skip_errors: ctx.str_param("on_error") == Some("skip"),
+            text: f.text.clone(),
+            id: f.id.clone(),
+            meta: f.meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ..Fields::plain(f.lang.as_deref(), f.licence.as_deref(), f.limit, f.on_error)
+        }
+    }
+
+    /// A reader whose files say what the text is (`text`, `pubmed_xml`, `jats`).
+    pub fn plain(lang: Option<&str>, licence: Option<&str>, limit: Option<u64>, on_error: OnError) -> Fields {
+        Fields {
+            text: String::new(),
+            id: None,
+            lang: lang.unwrap_or(UNKNOWN_LANG).to_string(),
+            meta: Vec::new(),
+            licence: licence.map(str::to_string),
+            limit,
+            skip_errors: on_error == OnError::Skip,
             skipped: std::cell::Cell::new(0),
         }
     }

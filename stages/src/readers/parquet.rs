@@ -3,7 +3,7 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::Writer;
-use crate::kinds::sources::PARQUET;
+use crate::kinds::sources::{Records, PARQUET};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -28,8 +28,9 @@ impl Stage for ParquetReader {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let files = crate::files::expand(ctx.root, ctx.str_param("path").unwrap_or_default())?;
-        let fields = Fields::from(ctx);
+        let p: Records = ctx.params()?;
+        let files = crate::files::expand(ctx.root, &p.path)?;
+        let fields = Fields::records(&p.fields);
         let mut out = Writer::create(ctx.out)?;
         'files: for file in &files {
             let label = file_label(file);

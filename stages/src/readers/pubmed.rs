@@ -5,7 +5,7 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::{Document, Writer};
-use crate::kinds::sources::PUBMED_XML;
+use crate::kinds::sources::{PubmedParams, PUBMED_XML};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
 use quick_xml::events::Event;
@@ -24,8 +24,9 @@ impl Stage for PubmedReader {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let files = crate::files::expand(ctx.root, ctx.str_param("path").unwrap_or_default())?;
-        let fields = Fields::from(ctx);
+        let p: PubmedParams = ctx.params()?;
+        let files = crate::files::expand(ctx.root, &p.path)?;
+        let fields = Fields::plain(None, p.licence.as_deref(), p.limit, p.on_error);
         let mut out = Writer::create(ctx.out)?;
         for file in &files {
             let label = file_label(file);

@@ -2,7 +2,7 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::{Document, Writer};
-use crate::kinds::sources::TEXT;
+use crate::kinds::sources::{OnError, Per, TextParams, TEXT};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
 use std::io::Read;
@@ -15,9 +15,10 @@ impl Stage for TextReader {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let files = crate::files::expand(ctx.root, ctx.str_param("path").unwrap_or_default())?;
-        let fields = Fields::from(ctx);
-        let per_file = ctx.str_param("per") == Some("file");
+        let p: TextParams = ctx.params()?;
+        let files = crate::files::expand(ctx.root, &p.path)?;
+        let fields = Fields::plain(p.lang.as_deref(), p.licence.as_deref(), p.limit, OnError::Fail);
+        let per_file = p.per == Per::File;
         let mut out = Writer::create(ctx.out)?;
         let meta: std::collections::BTreeMap<String, String> = fields
             .licence()

@@ -5,7 +5,7 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::{Document, Writer};
-use crate::kinds::sources::JATS;
+use crate::kinds::sources::{JatsParams, JATS};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
 use roxmltree::{Document as Xml, Node, ParsingOptions};
@@ -22,8 +22,9 @@ impl Stage for JatsReader {
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let files = crate::files::expand(ctx.root, ctx.str_param("path").unwrap_or_default())?;
-        let fields = Fields::from(ctx);
+        let p: JatsParams = ctx.params()?;
+        let files = crate::files::expand(ctx.root, &p.path)?;
+        let fields = Fields::plain(None, None, p.limit, p.on_error);
         let mut out = Writer::create(ctx.out)?;
         for file in &files {
             if fields.full(out.documents) {

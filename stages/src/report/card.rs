@@ -10,10 +10,11 @@
 //! the engine's store layout), and a manifest names its inputs by identity.
 
 use super::table::{escape, Table};
+use crate::artifacts::{self, Composition, Manifest};
 use crate::kinds::report::CORPUS_CARD;
 use crate::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
-use serde_json::Value as Json;
+use exp_dsl::Value;
 use std::path::{Path, PathBuf};
 
 pub struct CorpusCard;
@@ -25,92 +26,100 @@ struct Lineage {
 
 impl Lineage {
     /// From an input's artifact folder (`…/objects/ab/abcd…/artifact`).
-    fn of(artifact: &Path) -> Option<(Lineage, Json)> {
+    fn of(artifact: &Path) -> Option<(Lineage, Manifest)> {
         let object = artifact.parent()?;
         let objects = object.parent()?.parent()?.to_path_buf();
-        let manifest = read(&object.join("manifest.json"))?;
+        let manifest = artifacts::read(object).ok()?;
         Some((Lineage { objects }, manifest))
     }
 
-    fn manifest(&self, identity: &str) -> Option<Json> {
-        read(&self.objects.join(identity.get(..2)?).join(identity).join("manifest.json"))
+    /// The manifest of a stored node; none when the node is not in this store.
+    fn manifest(&self, identity: &str) -> Option<Manifest> {
+        artifacts::read(&self.objects.join(identity.get(..2)?).join(identity)).ok()
     }
 }
 
-fn read(path: &Path) -> Option<Json> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+/// A value as the manifest holds it, in JSON.
+fn json(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "?".into())
+}
+
+/// A count that may be absent, as JSON writes it (`null` when absent).
+fn count(n: Option<u64>) -> String {
+    n.map_or_else(|| "null".into(), |n| n.to_string())
 }
 
 /// Parameters worth printing: set ones, compact; a mixture's members are listed apart.
-fn params(m: &Json) -> String {
-    m["params"]
-        .as_object()
-        .into_iter()
-        .flatten()
+fn params(m: &Manifest) -> String {
+    m.params
+        .iter()
         .filter(|(k, _)| *k != "members")
-        .filter(|(_, v)| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
-        .map(|(k, v)| format!("{k}: {}", v.as_str().map_or_else(|| v.to_string(), |s| format!("{s:?}"))))
+        .filter(|(_, v)| match v {
+            Value::Null => false,
+            Value::Map(o) => !o.is_empty(),
+            _ => true,
+        })
+        .map(|(k, v)| match v {
+            Value::Str(s) => format!("{k}: {s:?}"),
+            v => format!("{k}: {}", json(v)),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn metrics(m: &Json) -> String {
-    m["metrics"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some(format!("{k} {}", v.as_f64()?)))
+/// The node's metrics; an undefined one (written as `null`) is left out.
+fn metrics(m: &Manifest) -> String {
+    m.metrics
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| format!("{k} {v}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// One line per node of the chain under `manifest`, indented by depth.
-fn chain(lineage: &Lineage, manifest: &Json, depth: usize, out: &mut String) {
-    let id = manifest["identity"].as_str().unwrap_or_default();
+fn chain(lineage: &Lineage, manifest: &Manifest, depth: usize, out: &mut String) {
+    let id = manifest.identity.as_str();
     out.push_str(&format!(
         "{}- `{}` **{}**({}) — {} — identity `{}`\n",
         "  ".repeat(depth),
-        manifest["name"].as_str().unwrap_or("?"),
-        manifest["kind"].as_str().unwrap_or("?"),
+        manifest.name,
+        manifest.kind,
         params(manifest),
         metrics(manifest),
         id.get(..12).unwrap_or(id)
     ));
-    for f in manifest["files"].as_array().into_iter().flatten() {
-        let hash = f["hash"].as_str().unwrap_or_default();
-        out.push_str(&format!(
-            "{}  - file `{}` blake3 `{}`\n",
-            "  ".repeat(depth),
-            f["path"].as_str().unwrap_or("?"),
-            hash.get(..12).unwrap_or(hash)
-        ));
+    for f in &manifest.files {
+        let hash = f.hash.as_str();
+        out.push_str(&format!("{}  - file `{}` blake3 `{}`\n", "  ".repeat(depth), f.path, hash.get(..12).unwrap_or(hash)));
     }
-    for input in manifest["inputs"].as_array().into_iter().flatten() {
-        if input["role"] == "tokenizer" {
+    for input in &manifest.inputs {
+        if input.role == "tokenizer" {
             continue;
         }
-        match input["identity"].as_str().and_then(|i| lineage.manifest(i)) {
+        match lineage.manifest(&input.identity) {
             Some(m) => chain(lineage, &m, depth + 1, out),
-            None => {
-                out.push_str(&format!("{}- input {} not in this store\n", "  ".repeat(depth + 1), input["identity"]))
-            }
+            None => out.push_str(&format!(
+                "{}- input {} not in this store\n",
+                "  ".repeat(depth + 1),
+                json(&Value::Str(input.identity.clone()))
+            )),
         }
     }
 }
 
-fn by(composition: &Json, key: &str) -> Table {
-    let total = composition["total"]["tokens"].as_f64().unwrap_or(0.0).max(1.0);
+fn by(composition: &Composition, key: &str) -> Table {
+    let total = (composition.total.tokens.unwrap_or(0) as f64).max(1.0);
+    let groups = if key == "by_language" { &composition.total.by_language } else { &composition.total.by_content };
     Table {
         header: vec![key.trim_start_matches("by_").into(), "documents".into(), "tokens".into(), "share".into()],
-        rows: composition["total"][key]
-            .as_object()
-            .into_iter()
-            .flatten()
+        rows: groups
+            .iter()
             .map(|(k, v)| {
-                let tokens = v["tokens"].as_f64().unwrap_or(0.0);
+                let tokens = v.tokens.unwrap_or(0) as f64;
                 vec![
                     k.clone(),
-                    v["documents"].to_string(),
+                    v.documents.to_string(),
                     format!("{tokens:.0}"),
                     format!("{:.1}%", 100.0 * tokens / total),
                 ]
@@ -120,44 +129,49 @@ fn by(composition: &Json, key: &str) -> Table {
 }
 
 fn card(name: &str, artifact: &Path) -> Result<String, StageError> {
-    let composition_path = artifact.join("composition.json");
-    let composition = read(&composition_path).ok_or_else(|| StageError::BadRecord {
-        at: composition_path.display().to_string(),
-        message: "no readable composition (is this a corpus?)".into(),
+    let composition: Composition = artifacts::read(artifact).map_err(|e| {
+        let why = match e {
+            StageError::BadRecord { message, .. } => message,
+            StageError::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        };
+        StageError::BadRecord {
+            at: artifact.join(artifacts::COMPOSITION).display().to_string(),
+            message: format!("no readable composition (is this a corpus?): {why}"),
+        }
     })?;
     let (lineage, manifest) = Lineage::of(artifact)
         .ok_or_else(|| StageError::Param(format!("`{name}`: its manifest is not beside its artifact in the store")))?;
     let mut out = format!(
         "## {name}\n\nIdentity `{}`; {} documents, {} tokens; {}.\n\n### Tokens by language\n\n{}\n### Tokens by content type\n\n{}\n### Members\n\n",
-        manifest["identity"].as_str().unwrap_or("?"),
-        composition["total"]["documents"],
-        composition["total"]["tokens"],
+        manifest.identity,
+        composition.total.documents,
+        count(composition.total.tokens),
         params(&manifest),
         by(&composition, "by_language").to_markdown(),
         by(&composition, "by_content").to_markdown(),
     );
     let members = Table {
         header: ["member", "content", "documents read", "documents", "tokens", "weight"].map(String::from).to_vec(),
-        rows: composition["members"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        rows: composition
+            .members
+            .iter()
             .map(|m| {
                 vec![
-                    m["name"].as_str().unwrap_or("?").to_string(),
-                    m["content"].as_str().unwrap_or("").to_string(),
-                    m["read"].to_string(),
-                    m["written"]["documents"].to_string(),
-                    m["written"]["tokens"].to_string(),
-                    m["weight"].as_f64().map_or_else(String::new, |w| format!("{w:.3}")),
+                    m.name.clone(),
+                    m.content.clone(),
+                    m.read.to_string(),
+                    m.written.documents.to_string(),
+                    count(m.written.tokens),
+                    Some(m.weight).filter(|w| w.is_finite()).map_or_else(String::new, |w| format!("{w:.3}")),
                 ]
             })
             .collect(),
     };
     out.push_str(&members.to_markdown());
     out.push_str("\n### How each member was made\n\nEach line: the definition, its stage and settings, what it counted (kept, dropped, pairs, …), its identity; indented below it, its inputs and the files they read.\n\n");
-    for input in manifest["inputs"].as_array().into_iter().flatten().filter(|i| i["role"] == "member") {
-        if let Some(m) = input["identity"].as_str().and_then(|i| lineage.manifest(i)) {
+    for input in manifest.inputs.iter().filter(|i| i.role == "member") {
+        if let Some(m) = lineage.manifest(&input.identity) {
             chain(&lineage, &m, 0, &mut out);
         }
     }

@@ -7,25 +7,32 @@
 
 use super::figures::{Chart, Figure};
 use super::table::Table;
+use crate::artifacts::{self, Composition, Counts, Scores, StepMetrics, TaskScore};
 use crate::kinds::report::COMPARE;
 use crate::{Context, Stage, StageError};
 use exp_dsl::schema::KindSchema;
-use serde_json::Value as Json;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 pub struct Compare;
 
 /// One evaluated model: its label (the eval node's name without `eval_`) and scores.
 struct Evaluated {
     label: String,
-    scores: Json,
+    scores: Scores,
 }
 
-fn read_json(path: &Path) -> Result<Json, StageError> {
-    let text = std::fs::read_to_string(path).map_err(StageError::io(path))?;
-    serde_json::from_str(&text)
-        .map_err(|e| StageError::BadRecord { at: path.display().to_string(), message: e.to_string() })
+/// A corpus's tallies by language (`by_language`) or by content type (`by_content`).
+fn groups<'c>(c: &'c Composition, key: &str) -> &'c BTreeMap<String, Counts> {
+    if key == "by_language" {
+        &c.total.by_language
+    } else {
+        &c.total.by_content
+    }
+}
+
+/// The tokens of one language or content type of a corpus, 0 when it has none.
+fn tokens_of(c: &Composition, key: &str, part: &str) -> f64 {
+    groups(c, key).get(part).and_then(|g| g.tokens).unwrap_or(0) as f64
 }
 
 fn label(name: &str) -> String {
@@ -44,21 +51,17 @@ impl Stage for Compare {
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
         let mut evals: Vec<Evaluated> = ctx
             .inputs_for("evals")
-            .map(|i| Ok(Evaluated { label: label(&i.name), scores: read_json(&i.dir.join("scores.json"))? }))
+            .map(|i| Ok(Evaluated { label: label(&i.name), scores: artifacts::read(&i.dir)? }))
             .collect::<Result<_, StageError>>()?;
         // Columns in a stable order, whatever order a glob matched them in.
         evals.sort_by(|a, b| a.label.cmp(&b.label));
-        let corpora: Vec<(String, Json)> = ctx
+        let corpora: Vec<(String, Composition)> = ctx
             .inputs_for("corpora")
-            .map(|i| Ok((i.name.clone(), read_json(&i.dir.join("composition.json"))?)))
+            .map(|i| Ok((i.name.clone(), artifacts::read(&i.dir)?)))
             .collect::<Result<_, StageError>>()?;
-        let training: Vec<(String, Vec<Json>)> = ctx
+        let training: Vec<(String, Vec<StepMetrics>)> = ctx
             .inputs_for("training")
-            .map(|i| {
-                let path = i.dir.join("train_log.jsonl");
-                let text = std::fs::read_to_string(&path).map_err(StageError::io(&path))?;
-                Ok((i.name.clone(), text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()))
-            })
+            .map(|i| Ok((i.name.clone(), artifacts::read_lines(&i.dir.join(artifacts::TRAIN_LOG))?)))
             .collect::<Result<_, StageError>>()?;
         let figures_dir = ctx.out.join("figures");
         std::fs::create_dir_all(&figures_dir).map_err(StageError::io(&figures_dir))?;
@@ -133,7 +136,7 @@ impl Stage for Compare {
         write("report.md", markdown(ctx.name, &sections, &figures))?;
         write("report.html", html(ctx.name, &sections, &drawn))?;
         for e in &evals {
-            if let Some(v) = e.scores["averages"]["overall"].as_f64() {
+            if let Some(v) = e.scores.averages.overall {
                 ctx.reporter.metric(&format!("overall/{}", e.label), None, v);
             }
         }
@@ -146,12 +149,8 @@ impl Stage for Compare {
 fn task_table(evals: &[Evaluated]) -> Table {
     let mut tasks: Vec<(String, String, String)> = Vec::new();
     for e in evals {
-        for t in e.scores["tasks"].as_array().into_iter().flatten() {
-            let key = (
-                t["task"].as_str().unwrap_or_default().to_string(),
-                t["category"].as_str().unwrap_or_default().to_string(),
-                t["lang"].as_str().unwrap_or_default().to_string(),
-            );
+        for t in &e.scores.tasks {
+            let key = (t.task.clone(), t.category.name().to_string(), t.lang.name().to_string());
             if !tasks.contains(&key) {
                 tasks.push(key);
             }
@@ -164,13 +163,14 @@ fn task_table(evals: &[Evaluated]) -> Table {
         .map(|(task, category, lang)| {
             let mut row = vec![task.clone(), category.clone(), lang.clone()];
             for e in evals {
-                let t = e.scores["tasks"].as_array().into_iter().flatten().find(|t| t["task"] == task.as_str());
-                row.push(t.map_or_else(String::new, |t| {
-                    let ci = match (t["ci"][0].as_f64(), t["ci"][1].as_f64()) {
-                        (Some(lo), Some(hi)) => format!(" [{lo:.1}, {hi:.1}]"),
+                let t = e.scores.tasks.iter().find(|t| t.task == *task);
+                row.push(t.map_or_else(String::new, |t: &TaskScore| {
+                    // An undefined bound was written as `null`: no interval then.
+                    let ci = match t.ci {
+                        Some((lo, hi)) if lo.is_finite() && hi.is_finite() => format!(" [{lo:.1}, {hi:.1}]"),
                         _ => String::new(),
                     };
-                    format!("{}{ci}", fmt(t["score"].as_f64()))
+                    format!("{}{ci}", fmt(Some(t.score)))
                 }));
             }
             row
@@ -179,12 +179,22 @@ fn task_table(evals: &[Evaluated]) -> Table {
     Table { header, rows }
 }
 
+/// A model's averages per category (`categories`) or per language (`languages`).
+fn group_of<'e>(e: &'e Evaluated, group: &str) -> &'e BTreeMap<String, f64> {
+    let a = &e.scores.averages;
+    if group == "categories" {
+        &a.categories
+    } else {
+        &a.languages
+    }
+}
+
 /// Averages per category, per language and overall, per model.
 fn averages_table(evals: &[Evaluated]) -> Table {
     let mut keys: Vec<(String, String)> = Vec::new();
     for group in ["categories", "languages"] {
         for e in evals {
-            for k in e.scores["averages"][group].as_object().into_iter().flat_map(|m| m.keys()) {
+            for k in group_of(e, group).keys() {
                 if !keys.contains(&(group.to_string(), k.clone())) {
                     keys.push((group.to_string(), k.clone()));
                 }
@@ -199,9 +209,8 @@ fn averages_table(evals: &[Evaluated]) -> Table {
         .map(|(group, k)| {
             let mut row = vec![k.clone()];
             for e in evals {
-                let v =
-                    if group == "overall" { &e.scores["averages"]["overall"] } else { &e.scores["averages"][group][k] };
-                row.push(fmt(v.as_f64()));
+                let v = if group == "overall" { e.scores.averages.overall } else { group_of(e, group).get(k).copied() };
+                row.push(fmt(v));
             }
             row
         })
@@ -212,12 +221,11 @@ fn averages_table(evals: &[Evaluated]) -> Table {
 /// IgakuQA 0-shot and 3-shot per model.
 fn shots_table(evals: &[Evaluated]) -> Table {
     let shot_tasks = |e: &Evaluated| -> Vec<(String, f64)> {
-        e.scores["tasks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|t| t["task"].as_str().is_some_and(|n| n.starts_with("igakuqa")))
-            .filter_map(|t| Some((t["task"].as_str()?.to_string(), t["score"].as_f64()?)))
+        e.scores
+            .tasks
+            .iter()
+            .filter(|t| t.task.starts_with("igakuqa") && t.score.is_finite())
+            .map(|t| (t.task.clone(), t.score))
             .collect()
     };
     let mut names: Vec<String> = evals.iter().flat_map(|e| shot_tasks(e).into_iter().map(|(n, _)| n)).collect();
@@ -238,18 +246,15 @@ fn shots_table(evals: &[Evaluated]) -> Table {
 }
 
 /// The languages (or content types) any of the corpora has, sorted.
-fn composition_parts(corpora: &[(String, Json)], key: &str) -> Vec<String> {
-    let mut parts: Vec<String> = corpora
-        .iter()
-        .flat_map(|(_, c)| c["total"][key].as_object().into_iter().flat_map(|m| m.keys().cloned()))
-        .collect();
+fn composition_parts(corpora: &[(String, Composition)], key: &str) -> Vec<String> {
+    let mut parts: Vec<String> = corpora.iter().flat_map(|(_, c)| groups(c, key).keys().cloned()).collect();
     parts.sort();
     parts.dedup();
     parts
 }
 
 /// Tokens of each corpus by language or content type, with shares.
-fn composition_table(corpora: &[(String, Json)], key: &str) -> Table {
+fn composition_table(corpora: &[(String, Composition)], key: &str) -> Table {
     let parts = composition_parts(corpora, key);
     let mut header = vec![key.trim_start_matches("by_").to_string()];
     header.extend(corpora.iter().map(|(n, _)| n.clone()));
@@ -258,8 +263,8 @@ fn composition_table(corpora: &[(String, Json)], key: &str) -> Table {
         .map(|p| {
             let mut row = vec![p.clone()];
             for (_, c) in corpora {
-                let tokens = c["total"][key][p]["tokens"].as_f64().unwrap_or(0.0);
-                let total = c["total"]["tokens"].as_f64().unwrap_or(0.0).max(1.0);
+                let tokens = tokens_of(c, key, p);
+                let total = (c.total.tokens.unwrap_or(0) as f64).max(1.0);
                 row.push(format!("{tokens:.0} ({:.1}%)", 100.0 * tokens / total));
             }
             row
@@ -297,28 +302,24 @@ fn shots_chart(evals: &[Evaluated]) -> Chart {
     }
 }
 
-fn composition_chart(corpora: &[(String, Json)], key: &str) -> Chart {
+fn composition_chart(corpora: &[(String, Composition)], key: &str) -> Chart {
     let parts = composition_parts(corpora, key);
     Chart::Stacked {
         categories: corpora.iter().map(|(n, _)| n.clone()).collect(),
         parts: parts
             .iter()
-            .map(|p| {
-                (p.clone(), corpora.iter().map(|(_, c)| c["total"][key][p]["tokens"].as_f64().unwrap_or(0.0)).collect())
-            })
+            .map(|p| (p.clone(), corpora.iter().map(|(_, c)| tokens_of(c, key, p)).collect()))
             .collect(),
     }
 }
 
-fn loss_chart(training: &[(String, Vec<Json>)]) -> Chart {
+fn loss_chart(training: &[(String, Vec<StepMetrics>)]) -> Chart {
     Chart::Lines {
         series: training
             .iter()
             .map(|(name, steps)| {
-                let points: BTreeMap<u64, f64> = steps
-                    .iter()
-                    .filter_map(|s| Some((s["tokens"].as_u64().or_else(|| s["step"].as_u64())?, s["loss"].as_f64()?)))
-                    .collect();
+                let points: BTreeMap<u64, f64> =
+                    steps.iter().filter(|s| s.loss.is_finite()).map(|s| (s.tokens, s.loss)).collect();
                 (name.clone(), points.into_iter().map(|(x, y)| (x as f64, y)).collect())
             })
             .collect(),

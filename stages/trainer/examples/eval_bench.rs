@@ -11,29 +11,21 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use exp_dsl::Value;
 use exp_stages::eval::openai::OpenAi;
 use exp_stages::eval::provider::{Likelihood, Provider};
-use exp_stages::eval::tasks::load_all;
+use exp_stages::eval::tasks::{igakuqa, load_all, Lang, Plain, TaskSpec};
 use exp_trainer::config::MixtralConfig;
 use exp_trainer::model::{Init, Mixtral};
 use exp_trainer::provider::Local;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn task(kind: &str, years: bool) -> Value {
-    let mut m = BTreeMap::from([("type".to_string(), Value::Str(kind.into()))]);
-    if years {
-        m.insert("years".into(), Value::List(vec![Value::Int(2021)]));
-    }
-    Value::Map(m)
-}
 
 /// The likelihood requests of each item (its options after its prompt).
 fn items(n: usize) -> Vec<Vec<Likelihood>> {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
-    let tasks = load_all(&[task("igakuqa", true), task("crade", false)], &data, &data).expect("tasks");
+    let igakuqa = TaskSpec::Igakuqa(igakuqa::Spec { shots: 0, years: vec![2021], lang: Lang::Ja, template: None });
+    let crade = TaskSpec::Crade(Plain { shots: 0, template: None });
+    let tasks = load_all(&[igakuqa, crade], &data, &data).expect("tasks");
     tasks
         .iter()
         .flat_map(|t| {

@@ -9,6 +9,8 @@ use burn::module::ParamId;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use burn_store::{ApplyError, ModuleSnapshot, TensorSnapshot};
+use exp_stages::artifacts::{self, CheckpointPointer};
+use exp_stages::StageError;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::BTreeMap;
@@ -260,13 +262,15 @@ pub fn check(dir: &Path) -> Result<MixtralConfig, CheckpointError> {
 pub fn model_dir(artifact: &Path) -> Result<PathBuf, CheckpointError> {
     let pointer = artifact.join(POINTER);
     if pointer.exists() {
-        let text = std::fs::read_to_string(&pointer).map_err(|e| file_error(&pointer, e))?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| file_error(&pointer, e))?;
-        let path = value["path"].as_str().ok_or_else(|| file_error(&pointer, "no `path`"))?;
-        return Ok(PathBuf::from(path));
+        let read: CheckpointPointer = artifacts::read(artifact).map_err(|e| match e {
+            StageError::Io { source, .. } => file_error(&pointer, source),
+            StageError::BadRecord { message, .. } => file_error(&pointer, message),
+            other => file_error(&pointer, other),
+        })?;
+        return Ok(read.path);
     }
     Ok(artifact.to_path_buf())
 }
 
-/// The file an `hf_checkpoint` artifact holds instead of the weights.
-pub const POINTER: &str = "checkpoint.json";
+/// The file an `hf_checkpoint` artifact holds instead of the weights ([`CheckpointPointer`]).
+pub const POINTER: &str = artifacts::CHECKPOINT_POINTER;

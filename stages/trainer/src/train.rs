@@ -14,7 +14,7 @@ use burn::prelude::*;
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, TensorData};
-use exp_stages::Reporter;
+use exp_stages::{artifacts, Reporter};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -40,38 +40,23 @@ pub struct Hyper {
     pub workers: usize,
 }
 
-/// One step's measurements, as stored with the node.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct StepMetrics {
-    pub step: u64,
-    pub loss: f64,
-    pub aux_loss: f64,
-    pub lr: f64,
-    pub grad_norm: f64,
-    /// Tokens routed to the busiest expert over the mean, all layers together: 1 is
-    /// perfect balance.
-    pub expert_load_max: f64,
-    pub tokens_per_s: f64,
-    pub mfu: f64,
-    /// Tokens trained on up to and including this step (the x axis of a loss curve).
-    #[serde(default)]
-    pub tokens: u64,
-}
+/// One step's measurements, as stored with the node (`train_log.jsonl`) and in a
+/// checkpoint: an artifact format, so it is defined with the others.
+pub use exp_stages::artifacts::StepMetrics;
 
-impl StepMetrics {
-    fn report(&self, reporter: &dyn Reporter) {
-        let step = Some(self.step);
-        for (name, value) in [
-            ("loss", self.loss),
-            ("aux_loss", self.aux_loss),
-            ("lr", self.lr),
-            ("grad_norm", self.grad_norm),
-            ("expert_load_max", self.expert_load_max),
-            ("tokens_per_s", self.tokens_per_s),
-            ("mfu", self.mfu),
-        ] {
-            reporter.metric(name, step, value);
-        }
+/// Reports a step's metrics.
+fn report(m: &StepMetrics, reporter: &dyn Reporter) {
+    let step = Some(m.step);
+    for (name, value) in [
+        ("loss", m.loss),
+        ("aux_loss", m.aux_loss),
+        ("lr", m.lr),
+        ("grad_norm", m.grad_norm),
+        ("expert_load_max", m.expert_load_max),
+        ("tokens_per_s", m.tokens_per_s),
+        ("mfu", m.mfu),
+    ] {
+        reporter.metric(name, step, value);
     }
 }
 
@@ -131,11 +116,11 @@ pub fn train<B: AutodiffBackend>(
             let record = recorder.load(path.join("model"), &device).map_err(error)?;
             model = Mixtral::new(config, Init::Placeholder, &device).load_record(record);
             optim = optim.load_record(recorder.load(path.join("optim"), &device).map_err(error)?);
-            history = read_history(&path.join("metrics.jsonl"))
-                .map_err(|message| TrainError::Checkpoint { path: path.clone(), message })?;
+            history = artifacts::read_lines(&path.join(artifacts::CHECKPOINT_METRICS))
+                .map_err(|e| TrainError::Checkpoint { path: path.clone(), message: e.to_string() })?;
             reporter.log(&format!("resuming from the checkpoint of step {step}"));
             for m in &history {
-                m.report(reporter);
+                report(m, reporter);
             }
             start = step;
         }
@@ -193,7 +178,7 @@ pub fn train<B: AutodiffBackend>(
             mfu: flops / seconds / hyper.peak_flops,
             tokens: history.last().map_or(0, |m: &StepMetrics| m.tokens) + tokens as u64,
         };
-        metrics.report(reporter);
+        report(&metrics, reporter);
         reporter.progress(number, Some(total), "steps");
         history.push(metrics);
         if let Some(dir) = checkpoints {
@@ -368,8 +353,7 @@ fn write_checkpoint<B: AutodiffBackend, O: Optimizer<Mixtral<B>, B>>(
     let recorder = BinFileRecorder::<FullPrecisionSettings>::new();
     recorder.record(model.clone().into_record(), tmp.join("model")).map_err(|e| error(e.to_string()))?;
     recorder.record(optim.to_record(), tmp.join("optim")).map_err(|e| error(e.to_string()))?;
-    let lines: String = history.iter().map(|m| serde_json::to_string(m).expect("metrics serialise") + "\n").collect();
-    std::fs::write(tmp.join("metrics.jsonl"), lines).map_err(|e| error(e.to_string()))?;
+    artifacts::write_lines(&tmp.join(artifacts::CHECKPOINT_METRICS), history).map_err(|e| error(e.to_string()))?;
     std::fs::rename(&tmp, &path).map_err(|e| error(e.to_string()))?;
     // Only the newest checkpoint is needed to resume.
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -379,12 +363,4 @@ fn write_checkpoint<B: AutodiffBackend, O: Optimizer<Mixtral<B>, B>>(
         }
     }
     Ok(())
-}
-
-fn read_history(path: &Path) -> Result<Vec<StepMetrics>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    text.lines()
-        .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("metrics.jsonl line {}: {e}", i + 1)))
-        .collect()
 }

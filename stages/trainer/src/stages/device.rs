@@ -5,13 +5,15 @@
 #[cfg(feature = "cuda")]
 use exp_stages::StageError;
 
-/// Runs `$body` with `$B` bound to the autodiff backend of the `device` parameter and
-/// `$device` to its device.
+/// Runs `$body` with `$B` bound to the autodiff backend of a [`Device`] and `$device` to
+/// its device.
+///
+/// [`Device`]: exp_stages::kinds::train::Device
 macro_rules! dispatch {
-    ($ctx:expr, |$B:ident, $device:ident| $body:expr) => {{
-        match $ctx.str_param("device").unwrap_or("cpu") {
-            "cuda" => $crate::stages::device::cuda_run!($B, $device, $body),
-            _ => {
+    ($which:expr, |$B:ident, $device:ident| $body:expr) => {{
+        match $which {
+            exp_stages::kinds::train::Device::Cuda => $crate::stages::device::cuda_run!($B, $device, $body),
+            exp_stages::kinds::train::Device::Cpu => {
                 type $B = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
                 let $device = burn::backend::ndarray::NdArrayDevice::Cpu;
                 $body
@@ -59,8 +61,8 @@ pub fn cuda_available() -> Result<(), StageError> {
 /// Peak FLOP/s the model-FLOPs utilisation is measured against: an H100's dense bf16
 /// peak on `cuda`; on the CPU, what the backend's own matrix product reaches (measured
 /// once per process on 512×512 matrices), since CPUs publish no single peak.
-pub fn peak_flops(device: &str) -> f64 {
-    if device == "cuda" {
+pub fn peak_flops(device: exp_stages::kinds::train::Device) -> f64 {
+    if device == exp_stages::kinds::train::Device::Cuda {
         return 989.4e12;
     }
     static CPU: std::sync::OnceLock<f64> = std::sync::OnceLock::new();

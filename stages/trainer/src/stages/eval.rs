@@ -10,12 +10,12 @@ use exp_dsl::Value;
 use exp_stages::eval::openai::OpenAi;
 use exp_stages::eval::provider::Provider;
 use exp_stages::eval::run::{evaluate, Io, Settings};
-use exp_stages::eval::tasks::{self, Category, Lang};
-use exp_stages::kinds::eval::JMEDBENCH;
+use exp_stages::eval::tasks::{self, Task};
+use exp_stages::kinds::eval::{Device, JmedbenchParams, LocalProvider, OpenaiProvider, ProviderSpec, JMEDBENCH};
 use exp_stages::mecab::Mecab;
+use exp_stages::params::parse;
 use exp_stages::{Context, Resources, Stage, StageError};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub struct Jmedbench;
@@ -31,19 +31,17 @@ impl Stage for Jmedbench {
     /// Our model on the CPU answers on every core it is given; on a GPU, or through a
     /// server, one thread does.
     fn resources(&self, params: &BTreeMap<String, Value>) -> Resources {
-        let provider = params.get("provider");
-        let gpu = matches!(provider, Some(Value::Map(m)) if m.get("device") == Some(&Value::Str("cuda".into())));
-        let served = matches!(provider, Some(Value::Map(m)) if m.get("type") == Some(&Value::Str("openai".into())));
+        let provider = parse::<JmedbenchParams>(params).ok().and_then(|p| p.provider);
+        let gpu = matches!(provider, Some(ProviderSpec::Local(LocalProvider { device: Device::Cuda })));
+        let served = matches!(provider, Some(ProviderSpec::Openai(_)));
         let cpus = if gpu || served { 1 } else { exp_stages::cores() };
         Resources { cpus, memory_mb: 2048, gpus: usize::from(gpu) }
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let data = ctx.root.join(ctx.str_param("data").ok_or_else(|| StageError::Param("`data` is required".into()))?);
-        let Value::List(specs) = ctx.param("tasks") else {
-            return Err(StageError::Param("`tasks` must be a list".into()));
-        };
-        let tasks = tasks::load_all(specs, &data, ctx.root)?;
+        let p: JmedbenchParams = ctx.params()?;
+        let data = ctx.root.join(&p.data);
+        let tasks = tasks::load_all(&p.tasks, &data, ctx.root)?;
         for t in &tasks {
             let failed = t.items.iter().filter(|i| i.is_err()).count();
             ctx.reporter.log(&format!(
@@ -54,19 +52,19 @@ impl Stage for Jmedbench {
                 t.template.name
             ));
         }
-        let mecab = if tasks.iter().any(|t| t.category == Category::Mt && t.lang == Lang::Ja) {
+        let mecab = if tasks.iter().any(Task::needs_mecab) {
             ctx.reporter.log("building the IPA dictionary for ja-mecab BLEU");
-            Some(Mecab::from_ipadic_archive(&ipadic(&data)?).map_err(|e| StageError::Param(e.to_string()))?)
+            Some(Mecab::from_ipadic_archive(&tasks::ipadic(&data)?).map_err(|e| StageError::Param(e.to_string()))?)
         } else {
             None
         };
-        let count = |name: &str, default: i64| ctx.int_param(name).unwrap_or(default).max(0) as usize;
         let settings = Settings {
-            batch: count("batch", 8),
-            resamples: count("bootstrap", 1000),
-            seed: ctx.int_param("seed").unwrap_or(0) as u64,
-            max_new_tokens: count("max_new_tokens", 128),
-            limit: ctx.int_param("limit").filter(|&l| l > 0).map(|l| l as usize),
+            batch: p.batch as usize,
+            resamples: p.bootstrap as usize,
+            seed: p.seed,
+            max_new_tokens: p.max_new_tokens as usize,
+            // 0: every item.
+            limit: (p.limit > 0).then_some(p.limit as usize),
         };
         let resume = ctx.node_cache();
         let cancelled = || ctx.check_cancelled().is_err();
@@ -87,29 +85,15 @@ impl Stage for Jmedbench {
             }
             Ok(())
         };
-        match ctx.param("provider") {
-            Value::Map(p) if p.get("type") == Some(&Value::Str("openai".into())) => {
-                let text = |k: &str| match p.get(k) {
-                    Some(Value::Str(s)) => Some(s.clone()),
-                    _ => None,
-                };
-                let url = text("url").ok_or_else(|| StageError::Param("`openai` needs `url`".into()))?;
-                let model = text("model").ok_or_else(|| StageError::Param("`openai` needs `model`".into()))?;
-                let key = std::env::var(text("api_key_env").unwrap_or_else(|| "OPENAI_API_KEY".into())).ok();
+        match p.provider {
+            Some(ProviderSpec::Openai(OpenaiProvider { url, model, api_key_env })) => {
+                let key = std::env::var(api_key_env).ok();
                 run(&mut OpenAi::new(&url, &model, key, HTTP_TIMEOUT))
             }
-            provider => {
-                let device = match provider {
-                    Value::Map(p) => p.get("device").cloned(),
-                    _ => None,
-                };
-                match device {
-                    Some(Value::Str(d)) if d == "cuda" => local_cuda(ctx, &run),
-                    _ => {
-                        type B = burn::backend::NdArray<f32>;
-                        run(&mut local::<B>(ctx, Default::default())?.with_cpu_head())
-                    }
-                }
+            Some(ProviderSpec::Local(LocalProvider { device: Device::Cuda })) => local_cuda(ctx, &run),
+            Some(ProviderSpec::Local(LocalProvider { device: Device::Cpu })) | None => {
+                type B = burn::backend::NdArray<f32>;
+                run(&mut local::<B>(ctx, Default::default())?.with_cpu_head())
             }
         }
     }
@@ -148,20 +132,4 @@ fn local<B: Backend>(ctx: &Context, device: B::Device) -> Result<Local<B>, Stage
         )));
     }
     Ok(Local::new(model, config, tokenizer, device, dir.display().to_string(), ctx.threads))
-}
-
-/// The IPA dictionary sources in the data folder (`ipadic/*.tar.xz`).
-fn ipadic(data: &Path) -> Result<PathBuf, StageError> {
-    let folder = data.join("ipadic");
-    let found = std::fs::read_dir(&folder)
-        .map_err(StageError::io(&folder))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.xz"));
-    found.ok_or_else(|| {
-        StageError::Param(format!(
-            "{}: no IPA dictionary (`mecab-ipadic-*.tar.xz`), needed for ja-mecab BLEU",
-            folder.display()
-        ))
-    })
 }

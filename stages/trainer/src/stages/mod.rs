@@ -7,9 +7,11 @@ mod train;
 
 use exp_stages::Stage;
 
+/// The kinds this crate implements (registered as `Kind::Trainer` in `exp_stages::REGISTRY`).
+pub static ALL: &[&dyn Stage] =
+    &[&model::MixtralStage, &model::HfCheckpoint, &train::Cpt, &train::Sft, &eval::Jmedbench];
+
 /// The implementation of a trainer stage kind.
 pub fn implementation(kind: &str) -> Option<&'static dyn Stage> {
-    static IMPLEMENTED: &[&dyn Stage] =
-        &[&model::MixtralStage, &model::HfCheckpoint, &train::Cpt, &train::Sft, &eval::Jmedbench];
-    IMPLEMENTED.iter().copied().find(|s| s.schema().name == kind)
+    ALL.iter().copied().find(|s| s.schema().name == kind)
 }

@@ -12,7 +12,8 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use exp_dsl::schema::KindSchema;
 use exp_dsl::Value;
-use exp_stages::kinds::train::{CPT, SFT};
+use exp_stages::kinds::train::{CptParams, Device, Layout, Optimiser, SftParams, CPT, SFT};
+use exp_stages::params::parse;
 use exp_stages::{Context, Resources, Stage, StageError};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,28 +21,11 @@ use std::path::PathBuf;
 pub struct Cpt;
 pub struct Sft;
 
-/// What differs between the two: the defaults of the paper, and the data.
-struct Recipe {
-    /// Peak, floor and shape when `lr` is not given.
-    lr: (f64, f64, Shape),
-    /// Warm-up when not given: a share of the steps or a step count.
-    warmup: Warmup,
-}
-
-#[derive(Clone, Copy)]
-enum Warmup {
-    Fraction(f64),
-    Steps(u64),
-}
-
-const CPT_RECIPE: Recipe = Recipe { lr: (1.5e-4, 1.5e-5, Shape::Cosine), warmup: Warmup::Fraction(0.03) };
-const SFT_RECIPE: Recipe = Recipe { lr: (2e-6, 0.0, Shape::Cosine), warmup: Warmup::Steps(20) };
-
 /// On the CPU the trainer asks for every core: one worker per granted core computes
 /// micro-batches side by side (the result is the same for any number). On a GPU one
 /// thread feeds the device.
-fn resources(params: &BTreeMap<String, Value>) -> Resources {
-    let gpu = params.get("device") == Some(&Value::Str("cuda".into()));
+fn resources(device: Option<Device>) -> Resources {
+    let gpu = device == Some(Device::Cuda);
     let cpus = if gpu { 1 } else { exp_stages::cores() };
     Resources { cpus, memory_mb: 4096, gpus: usize::from(gpu) }
 }
@@ -52,22 +36,25 @@ impl Stage for Cpt {
     }
 
     fn resources(&self, params: &BTreeMap<String, Value>) -> Resources {
-        resources(params)
+        resources(parse::<CptParams>(params).ok().map(|p| p.optimiser.device))
+    }
+
+    fn layout(&self, params: &BTreeMap<String, Value>) -> Option<Layout> {
+        parse::<CptParams>(params).ok()?.parallel
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let seq = ctx.int_param("seq").unwrap_or(4096) as usize;
-        let global_batch = ctx.int_param("global_batch").unwrap_or(1024) as usize;
-        let tokens = ctx.int_param("tokens").map(|t| t as u64);
-        let seed = ctx.int_param("seed").unwrap_or(0) as u64;
+        let p: CptParams = ctx.params()?;
+        let o = &p.optimiser;
+        let (seq, global_batch) = (o.seq as usize, o.global_batch as usize);
         let dir = input(ctx, "data")?;
-        let data = Pretraining::open(&dir, seq, global_batch, tokens, seed).map_err(StageError::Param)?;
+        let data = Pretraining::open(&dir, seq, global_batch, p.tokens, o.seed).map_err(StageError::Param)?;
         ctx.reporter.log(&format!(
             "{} tokens in the corpus; {} steps of {global_batch} × {seq} tokens",
             data.corpus_tokens(),
             data.steps()
         ));
-        dispatch!(ctx, |B, device| run_training::<B>(ctx, &CPT_RECIPE, &data, device))
+        dispatch!(o.device, |B, device| run_training::<B>(ctx, o, &data, device))
     }
 }
 
@@ -77,11 +64,13 @@ impl Stage for Sft {
     }
 
     fn resources(&self, params: &BTreeMap<String, Value>) -> Resources {
-        resources(params)
+        resources(parse::<SftParams>(params).ok().map(|p| p.optimiser.device))
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let seq = ctx.int_param("seq").unwrap_or(4096) as usize;
+        let p: SftParams = ctx.params()?;
+        let o = &p.optimiser;
+        let seq = o.seq as usize;
         let tokenizer = exp_stages::kinds::tokenize::load_tokenizer(&input(ctx, "tokenizer")?)?;
         let eos = tokenizer
             .id_of("</s>")
@@ -97,13 +86,11 @@ impl Stage for Sft {
             let prompt: String = doc.text.chars().take(prompt_chars).collect();
             records.push(Finetuning::record(&tokenizer.encode(&prompt), &tokenizer.encode(&doc.text), eos, seq));
         }
-        let global_batch = ctx.int_param("global_batch").unwrap_or(64) as usize;
-        let epochs = ctx.int_param("epochs").unwrap_or(1) as u64;
-        let seed = ctx.int_param("seed").unwrap_or(0) as u64;
+        let global_batch = o.global_batch as usize;
         let count = records.len();
-        let data = Finetuning::new(records, global_batch, epochs, seed).map_err(StageError::Param)?;
+        let data = Finetuning::new(records, global_batch, p.epochs, o.seed).map_err(StageError::Param)?;
         ctx.reporter.log(&format!("{count} chat records; {} steps of {global_batch} records", data.steps()));
-        dispatch!(ctx, |B, device| run_training::<B>(ctx, &SFT_RECIPE, &data, device))
+        dispatch!(o.device, |B, device| run_training::<B>(ctx, o, &data, device))
     }
 }
 
@@ -111,48 +98,29 @@ fn input(ctx: &Context, role: &str) -> Result<PathBuf, StageError> {
     ctx.inputs_for(role).next().map(|i| i.dir.clone()).ok_or_else(|| StageError::Param(format!("no `{role}` input")))
 }
 
-fn float(ctx: &Context, name: &str, default: f64) -> f64 {
-    ctx.param(name).as_f64().unwrap_or(default)
-}
-
-/// The settings from the stage's parameters, the recipe's defaults where absent.
-fn hyper(ctx: &Context, recipe: &Recipe, steps: u64) -> Hyper {
-    let lr = ctx.param("lr");
-    let (peak, floor, shape) = match lr {
-        Value::Map(_) => (
-            lr.get("peak").and_then(Value::as_f64).unwrap_or(recipe.lr.0),
-            lr.get("floor").and_then(Value::as_f64).unwrap_or(recipe.lr.1),
-            match lr.get("shape") {
-                Some(Value::Str(s)) if s == "linear" => Shape::Linear,
-                Some(Value::Str(s)) if s == "constant" => Shape::Constant,
-                _ => Shape::Cosine,
-            },
-        ),
-        _ => recipe.lr,
-    };
-    let warmup = match ctx.param("warmup") {
-        Value::Map(m) if m.contains_key("steps") => Warmup::Steps(m["steps"].as_f64().unwrap_or(0.0) as u64),
-        Value::Map(m) => Warmup::Fraction(m.get("fraction").and_then(Value::as_f64).unwrap_or(0.0)),
-        _ => recipe.warmup,
-    };
-    let warmup_steps = match warmup {
-        Warmup::Fraction(f) => (f * steps as f64).round() as u64,
-        Warmup::Steps(s) => s.min(steps),
-    };
-    let betas = match ctx.param("betas") {
-        Value::List(b) if b.len() == 2 => (b[0].as_f64().unwrap_or(0.9), b[1].as_f64().unwrap_or(0.95)),
-        _ => (0.9, 0.95),
+/// The trainer's settings from the node's parameters, for a run of `steps` steps.
+fn hyper(ctx: &Context, o: &Optimiser, steps: u64) -> Hyper {
+    let shape = match o.lr.shape {
+        exp_dsl::typed::Shape::Cosine => Shape::Cosine,
+        exp_dsl::typed::Shape::Linear => Shape::Linear,
+        exp_dsl::typed::Shape::Constant => Shape::Constant,
     };
     Hyper {
-        schedule: Schedule { peak, floor, shape, warmup_steps, total_steps: steps },
-        betas,
-        eps: float(ctx, "eps", 1e-8),
-        weight_decay: float(ctx, "weight_decay", 0.1),
-        grad_clip: float(ctx, "grad_clip", 1.0),
-        micro_batch: ctx.int_param("micro_batch").unwrap_or(1) as usize,
-        aux_loss: float(ctx, "aux_loss", 0.01),
-        checkpoint_every: ctx.int_param("checkpoint_every").unwrap_or(0) as u64,
-        peak_flops: peak_flops(ctx.str_param("device").unwrap_or("cpu")),
+        schedule: Schedule {
+            peak: o.lr.peak,
+            floor: o.lr.floor,
+            shape,
+            warmup_steps: o.warmup.steps(steps),
+            total_steps: steps,
+        },
+        betas: o.betas,
+        eps: o.eps,
+        weight_decay: o.weight_decay,
+        grad_clip: o.grad_clip,
+        micro_batch: o.micro_batch as usize,
+        aux_loss: o.aux_loss,
+        checkpoint_every: o.checkpoint_every,
+        peak_flops: peak_flops(o.device),
         // One on a GPU: the node asked for one slot there.
         workers: ctx.threads.max(1),
     }
@@ -160,19 +128,14 @@ fn hyper(ctx: &Context, recipe: &Recipe, steps: u64) -> Hyper {
 
 fn run_training<B: AutodiffBackend>(
     ctx: &Context,
-    recipe: &Recipe,
+    o: &Optimiser,
     data: &dyn Batches,
     device: B::Device,
 ) -> Result<(), StageError> {
-    if float(ctx, "dropout", 0.0) > 0.0 {
-        return Err(StageError::Param(
-            "`dropout` above 0 is not supported by exp's trainer (the paper trains without)".into(),
-        ));
-    }
-    let data = &Limited { inner: data, max: ctx.int_param("max_steps").unwrap_or(0) as u64 };
+    let data = &Limited { inner: data, max: o.max_steps };
     let base = checkpoint::model_dir(&input(ctx, "base")?).map_err(|e| StageError::Param(e.to_string()))?;
     let (config, model) = checkpoint::load::<B>(&base, &device).map_err(|e| StageError::Param(e.to_string()))?;
-    let hyper = hyper(ctx, recipe, data.steps());
+    let hyper = hyper(ctx, o, data.steps());
     let checkpoints = ctx.node_cache();
     std::fs::create_dir_all(&checkpoints).map_err(StageError::io(&checkpoints))?;
     let began = std::time::Instant::now();
@@ -198,7 +161,5 @@ fn run_training<B: AutodiffBackend>(
 
 /// Every step's metrics as JSON lines beside the weights, for plotting.
 fn write_log(ctx: &Context, history: &[StepMetrics]) -> Result<(), StageError> {
-    let path = ctx.out.join("train_log.jsonl");
-    let lines: String = history.iter().map(|m| serde_json::to_string(m).expect("metrics serialise") + "\n").collect();
-    std::fs::write(&path, lines).map_err(StageError::io(&path))
+    exp_stages::artifacts::write_lines(&ctx.out.join(exp_stages::artifacts::TRAIN_LOG), history)
 }
