@@ -102,6 +102,13 @@ fn check_documents(paths: &[PathBuf]) {
         }
     }
     assert!(checked > 0, "no ```console block in {paths:?}: has the convention changed?");
+    if updating() {
+        // Rewritten: review the diff rather than fail.
+        for p in &problems {
+            eprintln!("refreshed {}", p.lines().next().unwrap_or_default());
+        }
+        return;
+    }
     assert!(
         problems.is_empty(),
         "{} command example(s) no longer show what `exp` prints (run `EXP_UPDATE_DOCS=1 cargo test -p exp-engine --test e2e tour` and review the diff):\n\n{}",
@@ -673,7 +680,7 @@ fn console_blocks_split_into_commands_and_outputs() {
     let doc = "text\n```console\n$ exp check a.med\nerror\n\na.med: failed\n\n$ exp plan a.med\nplan\n```\n\n```text\n$ exp run a.med\n```\n  ```sh\n  cargo test\n  ```\n";
     let fences = fences(doc);
     assert_eq!(fences.iter().map(|f| (f.info.as_str(), f.line)).collect::<Vec<_>>(), [("console", 2), ("text", 12)]);
-    let steps = steps(&doc[fences[0].body.clone()]).unwrap();
+    let steps = steps(&doc[fences[0].body.clone()]).expect("a console block");
     assert_eq!(
         steps,
         [

@@ -110,8 +110,10 @@ pub fn read_lines<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, StageError
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| StageError::BadRecord { at: format!("{}:{}", path.display(), i + 1), message: e.to_string() })
+            serde_json::from_str(l).map_err(|e| StageError::BadRecord {
+                at: format!("{}:{}", path.display(), i + 1),
+                message: e.to_string(),
+            })
         })
         .collect()
 }
@@ -465,7 +467,9 @@ mod tests {
         let bytes = std::fs::read(d.path().join(T::NAME)).expect("the file");
         match T::LAYOUT {
             Layout::Pretty => assert_eq!(bytes, serde_json::to_vec_pretty(value).expect("serialises")),
-            Layout::Line => assert_eq!(bytes, [serde_json::to_vec(value).expect("serialises"), b"\n".to_vec()].concat()),
+            Layout::Line => {
+                assert_eq!(bytes, [serde_json::to_vec(value).expect("serialises"), b"\n".to_vec()].concat())
+            }
         }
         bytes
     }
@@ -586,7 +590,9 @@ mod tests {
         // Fields in the order the evaluation always wrote them, not sorted.
         let text = String::from_utf8(bytes).expect("text");
         assert!(text.starts_with("{\n  \"provider\": \"stub\",\n  \"tasks\": ["), "{text}");
-        assert!(text.find("\"task\"") < text.find("\"category\"") && text.find("\"groups\"") < text.find("\"averages\""));
+        assert!(
+            text.find("\"task\"") < text.find("\"category\"") && text.find("\"groups\"") < text.find("\"averages\"")
+        );
     }
 
     #[test]

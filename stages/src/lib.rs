@@ -14,10 +14,7 @@ pub mod licence;
 pub mod mecab;
 pub mod megatron;
 pub mod metrics;
-pub mod parallel;
 pub mod params;
-pub mod readers;
-pub mod render;
 pub mod report;
 pub mod sentencepiece;
 pub mod stage;
@@ -50,12 +47,12 @@ impl Kind {
 /// Every stage kind, in the order `exp stages` lists them: the one registry. Adding a
 /// kind is its module (schema, parameters struct, implementation) and one line here.
 pub static REGISTRY: &[Kind] = &[
-    Kind::Here(&readers::jsonl::JsonlReader),
-    Kind::Here(&readers::parquet::ParquetReader),
-    Kind::Here(&readers::text::TextReader),
-    Kind::Here(&readers::csv::CsvReader),
-    Kind::Here(&readers::pubmed::PubmedReader),
-    Kind::Here(&readers::xml::JatsReader),
+    Kind::Here(&kinds::sources::jsonl::JsonlReader),
+    Kind::Here(&kinds::sources::parquet::ParquetReader),
+    Kind::Here(&kinds::sources::text::TextReader),
+    Kind::Here(&kinds::sources::csv::CsvReader),
+    Kind::Here(&kinds::sources::pubmed::PubmedReader),
+    Kind::Here(&kinds::sources::jats::JatsReader),
     Kind::Here(&filters::LicenceFilter),
     Kind::Here(&filters::LanguageFilter),
     Kind::Here(&filters::LengthFilter),
@@ -64,8 +61,8 @@ pub static REGISTRY: &[Kind] = &[
     Kind::Here(&filters::Decontaminate),
     Kind::Here(&filters::Split),
     Kind::Here(&translate::Translate),
-    Kind::Here(&parallel::Parallel),
-    Kind::Here(&render::Render),
+    Kind::Here(&kinds::parallel::Parallel),
+    Kind::Here(&kinds::render::Render),
     Kind::Here(&kinds::mix::Mixer),
     Kind::Here(&kinds::tokenize::SentencePieceStage),
     Kind::Here(&kinds::tokenize::Tokenize),

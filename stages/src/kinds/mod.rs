@@ -3,6 +3,7 @@
 pub mod eval;
 pub mod filters;
 pub mod mix;
+pub mod parallel;
 pub mod model;
 pub mod render;
 pub mod report;

@@ -69,12 +69,7 @@ fn params(m: &Manifest) -> String {
 
 /// The node's metrics; an undefined one (written as `null`) is left out.
 fn metrics(m: &Manifest) -> String {
-    m.metrics
-        .iter()
-        .filter(|(_, v)| v.is_finite())
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    m.metrics.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
 }
 
 /// One line per node of the chain under `manifest`, indented by depth.
@@ -91,7 +86,12 @@ fn chain(lineage: &Lineage, manifest: &Manifest, depth: usize, out: &mut String)
     ));
     for f in &manifest.files {
         let hash = f.hash.as_str();
-        out.push_str(&format!("{}  - file `{}` blake3 `{}`\n", "  ".repeat(depth), f.path, hash.get(..12).unwrap_or(hash)));
+        out.push_str(&format!(
+            "{}  - file `{}` blake3 `{}`\n",
+            "  ".repeat(depth),
+            f.path,
+            hash.get(..12).unwrap_or(hash)
+        ));
     }
     for input in &manifest.inputs {
         if input.role == "tokenizer" {

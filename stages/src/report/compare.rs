@@ -306,10 +306,7 @@ fn composition_chart(corpora: &[(String, Composition)], key: &str) -> Chart {
     let parts = composition_parts(corpora, key);
     Chart::Stacked {
         categories: corpora.iter().map(|(n, _)| n.clone()).collect(),
-        parts: parts
-            .iter()
-            .map(|p| (p.clone(), corpora.iter().map(|(_, c)| tokens_of(c, key, p)).collect()))
-            .collect(),
+        parts: parts.iter().map(|p| (p.clone(), corpora.iter().map(|(_, c)| tokens_of(c, key, p)).collect())).collect(),
     }
 }
 

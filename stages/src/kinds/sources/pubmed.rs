@@ -5,13 +5,35 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::{Document, Writer};
-use crate::kinds::sources::{PubmedParams, PUBMED_XML};
+use super::{OnError, LICENCE, LIMIT, ON_ERROR, PATH};
+use crate::params::{typed, Params};
+use serde::{Deserialize, Serialize};
 use crate::stage::{Context, Stage, StageError};
-use exp_dsl::schema::KindSchema;
+use exp_dsl::schema::{Artifact, KindSchema, Role};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 use std::collections::BTreeMap;
 use std::io::BufReader;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PubmedParams {
+    pub path: String,
+    pub licence: Option<String>,
+    pub limit: Option<u64>,
+    pub on_error: OnError,
+}
+impl Params for PubmedParams {}
+
+pub static PUBMED_XML: KindSchema = KindSchema {
+    name: "pubmed_xml",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[PATH, LICENCE, LIMIT, ON_ERROR],
+    doc: "PubMed/MEDLINE XML: title and abstract sections, PMID, DOI, journal, year, MeSH",
+    typed: typed::<PubmedParams>(),
+};
 
 pub struct PubmedReader;
 

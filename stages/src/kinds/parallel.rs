@@ -3,10 +3,52 @@
 //! the recipe's randomised En–Ja order) or fixed. Unpaired documents are counted.
 
 use crate::documents::{self, Document, Writer};
-use crate::kinds::translate::{Order, ParallelParams, PARALLEL};
+use super::SEED;
+use crate::params::{typed, Params};
 use crate::stage::{Context, Stage, StageError};
-use exp_dsl::schema::KindSchema;
+use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Shuffled,
+    First,
+    Second,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParallelParams {
+    pub by: String,
+    pub order: Order,
+    pub separator: String,
+    pub seed: u64,
+}
+impl Params for ParallelParams {}
+
+pub static PARALLEL: KindSchema = KindSchema {
+    name: "parallel",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[
+        Param::required("first", Ty::Input(&[Artifact::Documents]), "one side (e.g. English abstracts)"),
+        Param::required("second", Ty::Input(&[Artifact::Documents]), "the other side (e.g. their translations)"),
+        Param::with("by", Ty::Enum(&["id", "doi", "pmid"]), Default::Sym("id"), "identifier pairing the two sides"),
+        Param::with(
+            "order",
+            Ty::Enum(&["shuffled", "first", "second"]),
+            Default::Sym("shuffled"),
+            "language order in each pair: random per pair, or fixed",
+        ),
+        Param::with("separator", Ty::Str, Default::Str("\n\n"), "text between the two sides"),
+        Param::with("seed", SEED, Default::Int(0), "seed of the per-pair order"),
+    ],
+    doc: "pair documents of two sources by id into one training text each",
+    typed: typed::<ParallelParams>(),
+};
 
 pub struct Parallel;
 

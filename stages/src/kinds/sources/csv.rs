@@ -2,9 +2,43 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::Writer;
-use crate::kinds::sources::{CsvParams, CSV};
+use super::{RecordFields, ID_FIELD, LANG_FIELD, LICENCE, LIMIT, META_FIELD, ON_ERROR, PATH, TEXT_FIELD};
+use crate::params::{typed, Params};
+use exp_dsl::schema::{Default, Param, Ty};
+use serde::{Deserialize, Serialize};
 use crate::stage::{Context, Stage, StageError};
-use exp_dsl::schema::KindSchema;
+use exp_dsl::schema::{Artifact, KindSchema, Role};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CsvParams {
+    pub path: String,
+    pub header: bool,
+    pub columns: Vec<String>,
+    #[serde(flatten)]
+    pub fields: RecordFields,
+}
+impl Params for CsvParams {}
+
+pub static CSV: KindSchema = KindSchema {
+    name: "csv",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[
+        PATH,
+        Param::with("header", Ty::Bool, Default::Bool(true), "whether the first row names the columns"),
+        Param::with("columns", Ty::List(&Ty::Str), Default::Empty, "column names, for files without a header"),
+        TEXT_FIELD,
+        ID_FIELD,
+        LANG_FIELD,
+        META_FIELD,
+        LICENCE,
+        LIMIT,
+        ON_ERROR,
+    ],
+    doc: "CSV files (benchmark sets); each row a record",
+    typed: typed::<CsvParams>(),
+};
 
 pub struct CsvReader;
 

@@ -1,18 +1,80 @@
-//! Readers: each turns files into one stream of documents. The record readers (JSON
-//! lines, CSV, Parquet) share [`Fields`], the mapping of record fields to a document that the
-//! `.med` file gives (`text:`, `id:`, `lang:`, `meta:`, `licence:`, `limit:`).
+//! Sources: each reader kind turns files into one stream of documents (id, text, language,
+//! metadata), and has its schema, parameters and code in its own module. The record
+//! readers (JSON lines, CSV, Parquet) share [`Fields`], the mapping of record fields to a
+//! document that the `.med` file gives (`text:`, `id:`, `lang:`, `meta:`, `licence:`,
+//! `limit:`), and the parameters that declare it.
 
 pub mod csv;
 pub mod jsonl;
 pub mod parquet;
 pub mod pubmed;
 pub mod text;
-pub mod xml;
+pub mod jats;
 
 use crate::documents::{Document, Writer};
-use crate::kinds::sources::{OnError, RecordFields};
+use super::LANG;
+use crate::params::Params;
+use exp_dsl::schema::{Default, Param, Ty};
+use serde::{Deserialize, Serialize};
 use crate::stage::{Context, StageError};
 use std::collections::BTreeMap;
+
+/// Field mapping shared by the record readers: which record field is the text, the id,
+/// and which fields become metadata.
+pub(super) const TEXT_FIELD: Param = Param::with("text", Ty::Str, Default::Str("text"), "record field holding the document text");
+pub(super) const ID_FIELD: Param =
+    Param::optional("id", Ty::Str, "record field holding the document id (PMID, DOI, …); a running number when absent");
+pub(super) const LANG_FIELD: Param =
+    Param::optional("lang", LANG, "the language of every document, when known; otherwise identified per document");
+pub(super) const META_FIELD: Param = Param::with(
+    "meta",
+    Ty::Map(&Ty::Str),
+    Default::Empty,
+    "metadata name → record field, e.g. `{ doi: \"doi\", year: \"pub_year\" }`",
+);
+
+pub(super) const PATH: Param = Param::required("path", Ty::Path, "file or glob, relative to the .med file");
+pub(super) const LICENCE: Param = Param::optional("licence", Ty::Str, "licence of every document, when the files do not say it");
+pub(super) const ON_ERROR: Param = Param::with(
+    "on_error",
+    Ty::Enum(&["fail", "skip"]),
+    Default::Sym("fail"),
+    "a record that cannot be read: fail the node, or skip it and count it",
+);
+pub(super) const LIMIT: Param = Param::optional(
+    "limit",
+    Ty::Count { unit: exp_dsl::ast::Unit::Docs, min: 0 },
+    "read at most this many documents (toy runs)",
+);
+
+/// A record that cannot be read: fail the node, or skip it and count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    Fail,
+    Skip,
+}
+
+/// How a record becomes a document: the parameters every record reader shares.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecordFields {
+    pub text: String,
+    pub id: Option<String>,
+    pub lang: Option<String>,
+    pub meta: BTreeMap<String, String>,
+    pub licence: Option<String>,
+    pub limit: Option<u64>,
+    pub on_error: OnError,
+}
+
+/// `jsonl` and `parquet`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Records {
+    pub path: String,
+    #[serde(flatten)]
+    pub fields: RecordFields,
+}
+impl Params for Records {}
 
 /// How a record becomes a document.
 pub struct Fields {

@@ -2,9 +2,20 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::Writer;
-use crate::kinds::sources::{Records, JSONL};
+use super::{Records, ID_FIELD, LANG_FIELD, LICENCE, LIMIT, META_FIELD, ON_ERROR, PATH, TEXT_FIELD};
+use crate::params::typed;
 use crate::stage::{Context, Stage, StageError};
-use exp_dsl::schema::KindSchema;
+use exp_dsl::schema::{Artifact, KindSchema, Role};
+
+pub static JSONL: KindSchema = KindSchema {
+    name: "jsonl",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[PATH, TEXT_FIELD, ID_FIELD, LANG_FIELD, META_FIELD, LICENCE, LIMIT, ON_ERROR],
+    doc: "JSON lines, plain or compressed (.gz, .zst)",
+    typed: typed::<Records>(),
+};
 
 pub struct JsonlReader;
 

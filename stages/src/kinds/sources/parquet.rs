@@ -3,11 +3,22 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::Writer;
-use crate::kinds::sources::{Records, PARQUET};
+use super::{Records, ID_FIELD, LANG_FIELD, LICENCE, LIMIT, META_FIELD, ON_ERROR, PATH, TEXT_FIELD};
+use crate::params::typed;
 use crate::stage::{Context, Stage, StageError};
-use exp_dsl::schema::KindSchema;
+use exp_dsl::schema::{Artifact, KindSchema, Role};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
+
+pub static PARQUET: KindSchema = KindSchema {
+    name: "parquet",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[PATH, TEXT_FIELD, ID_FIELD, LANG_FIELD, META_FIELD, LICENCE, LIMIT, ON_ERROR],
+    doc: "Parquet files, one row per document",
+    typed: typed::<Records>(),
+};
 
 pub struct ParquetReader;
 

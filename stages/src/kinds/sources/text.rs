@@ -2,10 +2,47 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::{Document, Writer};
-use crate::kinds::sources::{OnError, Per, TextParams, TEXT};
+use super::{OnError, LANG_FIELD, LICENCE, LIMIT, PATH};
+use crate::params::{typed, Params};
+use exp_dsl::schema::{Default, Param, Ty};
+use serde::{Deserialize, Serialize};
 use crate::stage::{Context, Stage, StageError};
-use exp_dsl::schema::KindSchema;
+use exp_dsl::schema::{Artifact, KindSchema, Role};
 use std::io::Read;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Per {
+    Line,
+    File,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextParams {
+    pub path: String,
+    pub per: Per,
+    pub lang: Option<String>,
+    pub licence: Option<String>,
+    pub limit: Option<u64>,
+}
+impl Params for TextParams {}
+
+pub static TEXT: KindSchema = KindSchema {
+    name: "text",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[
+        PATH,
+        Param::with("per", Ty::Enum(&["line", "file"]), Default::Sym("line"), "one document per line or per file"),
+        LANG_FIELD,
+        LICENCE,
+        LIMIT,
+    ],
+    doc: "plain text",
+    typed: typed::<TextParams>(),
+};
 
 pub struct TextReader;
 

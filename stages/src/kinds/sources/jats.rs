@@ -5,14 +5,35 @@
 
 use super::{file_label, finish, Fields};
 use crate::documents::{Document, Writer};
-use crate::kinds::sources::{JatsParams, JATS};
+use super::{OnError, LIMIT, ON_ERROR, PATH};
+use crate::params::{typed, Params};
+use serde::{Deserialize, Serialize};
 use crate::stage::{Context, Stage, StageError};
-use exp_dsl::schema::KindSchema;
+use exp_dsl::schema::{Artifact, KindSchema, Role};
 use roxmltree::{Document as Xml, Node, ParsingOptions};
 use std::collections::BTreeMap;
 use std::io::Read;
 
 const XLINK: &str = "http://www.w3.org/1999/xlink";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JatsParams {
+    pub path: String,
+    pub limit: Option<u64>,
+    pub on_error: OnError,
+}
+impl Params for JatsParams {}
+
+pub static JATS: KindSchema = KindSchema {
+    name: "jats",
+    version: 1,
+    output: Artifact::Documents,
+    role: Role::Plain,
+    params: &[PATH, LIMIT, ON_ERROR],
+    doc: "PMC JATS `.nxml`: body text, ids, and the licence from `<permissions>`",
+    typed: typed::<JatsParams>(),
+};
 
 pub struct JatsReader;
 
