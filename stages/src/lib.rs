@@ -8,7 +8,6 @@ pub mod artifacts;
 pub mod documents;
 pub mod eval;
 pub mod files;
-pub mod filters;
 pub mod kinds;
 pub mod licence;
 pub mod mecab;
@@ -18,7 +17,6 @@ pub mod params;
 pub mod report;
 pub mod sentencepiece;
 pub mod stage;
-pub mod translate;
 
 use exp_dsl::schema::{Catalog, KindSchema};
 pub use stage::{cores, Context, InputArtifact, Reporter, Resources, Stage, StageError};
@@ -53,14 +51,14 @@ pub static REGISTRY: &[Kind] = &[
     Kind::Here(&kinds::sources::csv::CsvReader),
     Kind::Here(&kinds::sources::pubmed::PubmedReader),
     Kind::Here(&kinds::sources::jats::JatsReader),
-    Kind::Here(&filters::LicenceFilter),
-    Kind::Here(&filters::LanguageFilter),
-    Kind::Here(&filters::LengthFilter),
-    Kind::Here(&filters::Dedup),
-    Kind::Here(&filters::NearDedup),
-    Kind::Here(&filters::Decontaminate),
-    Kind::Here(&filters::Split),
-    Kind::Here(&translate::Translate),
+    Kind::Here(&kinds::filters::LicenceFilter),
+    Kind::Here(&kinds::filters::LanguageFilter),
+    Kind::Here(&kinds::filters::LengthFilter),
+    Kind::Here(&kinds::filters::Dedup),
+    Kind::Here(&kinds::filters::NearDedup),
+    Kind::Here(&kinds::filters::Decontaminate),
+    Kind::Here(&kinds::filters::Split),
+    Kind::Here(&kinds::translate::Translate),
     Kind::Here(&kinds::parallel::Parallel),
     Kind::Here(&kinds::render::Render),
     Kind::Here(&kinds::mix::Mixer),

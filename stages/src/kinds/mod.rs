@@ -1,12 +1,12 @@
-//! One module per family of stage kinds; one constant per kind.
+//! One module per stage kind or small family: each holds the kind's schema, its
+//! parameters struct and its implementation (the trainer kinds: schema and struct only).
 
 pub mod eval;
 pub mod filters;
 pub mod mix;
-pub mod parallel;
 pub mod model;
+pub mod parallel;
 pub mod render;
-pub mod report;
 pub mod sources;
 pub mod tokenize;
 pub mod train;

@@ -2,8 +2,8 @@
 //! training text, the language order chosen per pair by a seeded hash (`order: shuffled`,
 //! the recipe's randomised En–Ja order) or fixed. Unpaired documents are counted.
 
-use crate::documents::{self, Document, Writer};
 use super::SEED;
+use crate::documents::{self, Document, Writer};
 use crate::params::{typed, Params};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
@@ -89,7 +89,7 @@ impl Stage for Parallel {
                 let a_first = match order {
                     Order::First => true,
                     Order::Second => false,
-                    Order::Shuffled => crate::filters::unit(seed, &a.id) < 0.5,
+                    Order::Shuffled => super::filters::unit(seed, &a.id) < 0.5,
                 };
                 first_first += u64::from(a_first);
                 let text = if a_first {

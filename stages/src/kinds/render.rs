@@ -10,8 +10,8 @@ use crate::documents::{self, Document, Writer};
 use crate::params::{typed, Params};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
-use serde::{Deserialize, Serialize};
 use minijinja::{context, Environment, Value as Jinja};
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -10,12 +10,23 @@
 //! the engine's store layout), and a manifest names its inputs by identity.
 
 use super::table::{escape, Table};
+use super::NoParams;
 use crate::artifacts::{self, Composition, Manifest};
-use crate::kinds::report::CORPUS_CARD;
+use crate::params::typed;
 use crate::{Context, Stage, StageError};
-use exp_dsl::schema::KindSchema;
+use exp_dsl::schema::{Artifact, KindSchema, Param, Role, Ty};
 use exp_dsl::Value;
 use std::path::{Path, PathBuf};
+
+pub static CORPUS_CARD: KindSchema = KindSchema {
+    name: "corpus_card",
+    version: 1,
+    output: Artifact::Report,
+    role: Role::Plain,
+    params: &[Param::required("corpora", Ty::List(&Ty::Input(&[Artifact::Corpus])), "corpora to describe")],
+    doc: "a card per corpus: sources, licences, filters, tokens by language and type",
+    typed: typed::<NoParams>(),
+};
 
 pub struct CorpusCard;
 

@@ -7,11 +7,31 @@
 
 use super::figures::{Chart, Figure};
 use super::table::Table;
+use super::NoParams;
 use crate::artifacts::{self, Composition, Counts, Scores, StepMetrics, TaskScore};
-use crate::kinds::report::COMPARE;
+use crate::params::typed;
 use crate::{Context, Stage, StageError};
-use exp_dsl::schema::KindSchema;
+use exp_dsl::schema::{Artifact, KindSchema, Param, Role, Ty};
 use std::collections::BTreeMap;
+
+pub static COMPARE: KindSchema = KindSchema {
+    name: "compare",
+    // 2: implemented; `by` and `plot` gave way to every table and figure.
+    version: 2,
+    output: Artifact::Report,
+    role: Role::Plain,
+    params: &[
+        Param::required("evals", Ty::List(&Ty::Input(&[Artifact::Scores])), "evaluations to compare (e.g. `eval_*`)"),
+        Param::optional("corpora", Ty::List(&Ty::Input(&[Artifact::Corpus])), "corpora whose composition to chart"),
+        Param::optional(
+            "training",
+            Ty::List(&Ty::Input(&[Artifact::Model])),
+            "trained models whose loss curves to plot (e.g. `cpt_*`)",
+        ),
+    ],
+    doc: "tables and figures comparing models and corpora",
+    typed: typed::<NoParams>(),
+};
 
 pub struct Compare;
 

@@ -6,3 +6,12 @@ pub mod card;
 pub mod compare;
 pub mod figures;
 pub mod table;
+
+use crate::params::Params;
+use serde::{Deserialize, Serialize};
+
+/// `compare` and `corpus_card` take inputs only.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+impl Params for NoParams {}

@@ -1,13 +1,13 @@
 //! The `csv` reader: each row a record, columns named by the header or by `columns:`.
 
 use super::{file_label, finish, Fields};
-use crate::documents::Writer;
 use super::{RecordFields, ID_FIELD, LANG_FIELD, LICENCE, LIMIT, META_FIELD, ON_ERROR, PATH, TEXT_FIELD};
+use crate::documents::Writer;
 use crate::params::{typed, Params};
-use exp_dsl::schema::{Default, Param, Ty};
-use serde::{Deserialize, Serialize};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, KindSchema, Role};
+use exp_dsl::schema::{Default, Param, Ty};
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CsvParams {

@@ -4,13 +4,13 @@
 //! `<permissions>` (`crate::licence`).
 
 use super::{file_label, finish, Fields};
-use crate::documents::{Document, Writer};
 use super::{OnError, LIMIT, ON_ERROR, PATH};
+use crate::documents::{Document, Writer};
 use crate::params::{typed, Params};
-use serde::{Deserialize, Serialize};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, KindSchema, Role};
 use roxmltree::{Document as Xml, Node, ParsingOptions};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
 

@@ -1,8 +1,8 @@
 //! The `jsonl` reader: JSON lines, plain, `.gz` or `.zst`.
 
 use super::{file_label, finish, Fields};
-use crate::documents::Writer;
 use super::{Records, ID_FIELD, LANG_FIELD, LICENCE, LIMIT, META_FIELD, ON_ERROR, PATH, TEXT_FIELD};
+use crate::documents::Writer;
 use crate::params::typed;
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, KindSchema, Role};

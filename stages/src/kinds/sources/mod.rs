@@ -5,23 +5,24 @@
 //! `limit:`), and the parameters that declare it.
 
 pub mod csv;
+pub mod jats;
 pub mod jsonl;
 pub mod parquet;
 pub mod pubmed;
 pub mod text;
-pub mod jats;
 
-use crate::documents::{Document, Writer};
 use super::LANG;
+use crate::documents::{Document, Writer};
 use crate::params::Params;
+use crate::stage::{Context, StageError};
 use exp_dsl::schema::{Default, Param, Ty};
 use serde::{Deserialize, Serialize};
-use crate::stage::{Context, StageError};
 use std::collections::BTreeMap;
 
 /// Field mapping shared by the record readers: which record field is the text, the id,
 /// and which fields become metadata.
-pub(super) const TEXT_FIELD: Param = Param::with("text", Ty::Str, Default::Str("text"), "record field holding the document text");
+pub(super) const TEXT_FIELD: Param =
+    Param::with("text", Ty::Str, Default::Str("text"), "record field holding the document text");
 pub(super) const ID_FIELD: Param =
     Param::optional("id", Ty::Str, "record field holding the document id (PMID, DOI, …); a running number when absent");
 pub(super) const LANG_FIELD: Param =
@@ -34,7 +35,8 @@ pub(super) const META_FIELD: Param = Param::with(
 );
 
 pub(super) const PATH: Param = Param::required("path", Ty::Path, "file or glob, relative to the .med file");
-pub(super) const LICENCE: Param = Param::optional("licence", Ty::Str, "licence of every document, when the files do not say it");
+pub(super) const LICENCE: Param =
+    Param::optional("licence", Ty::Str, "licence of every document, when the files do not say it");
 pub(super) const ON_ERROR: Param = Param::with(
     "on_error",
     Ty::Enum(&["fail", "skip"]),

@@ -2,8 +2,8 @@
 //! group (the KAKEN reports of the recipe come as Parquet).
 
 use super::{file_label, finish, Fields};
-use crate::documents::Writer;
 use super::{Records, ID_FIELD, LANG_FIELD, LICENCE, LIMIT, META_FIELD, ON_ERROR, PATH, TEXT_FIELD};
+use crate::documents::Writer;
 use crate::params::typed;
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, KindSchema, Role};

@@ -4,14 +4,14 @@
 //! (`LABEL: text`), with PMID, DOI, journal, year and MeSH descriptors as metadata.
 
 use super::{file_label, finish, Fields};
-use crate::documents::{Document, Writer};
 use super::{OnError, LICENCE, LIMIT, ON_ERROR, PATH};
+use crate::documents::{Document, Writer};
 use crate::params::{typed, Params};
-use serde::{Deserialize, Serialize};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, KindSchema, Role};
 use quick_xml::events::Event;
 use quick_xml::Reader;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::BufReader;
 

@@ -1,13 +1,13 @@
 //! The `text` reader: plain text, one document per line or per file.
 
 use super::{file_label, finish, Fields};
-use crate::documents::{Document, Writer};
 use super::{OnError, LANG_FIELD, LICENCE, LIMIT, PATH};
+use crate::documents::{Document, Writer};
 use crate::params::{typed, Params};
-use exp_dsl::schema::{Default, Param, Ty};
-use serde::{Deserialize, Serialize};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, KindSchema, Role};
+use exp_dsl::schema::{Default, Param, Ty};
+use serde::{Deserialize, Serialize};
 use std::io::Read;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
