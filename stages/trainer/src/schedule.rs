@@ -2,12 +2,8 @@
 //! way Megatron-LM computes it. Steps count from 1: the first update uses
 //! `peak · 1 / warmup`, the last `floor`.
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Shape {
-    Cosine,
-    Linear,
-    Constant,
-}
+/// The decay's shape, as a `.med` schedule lowers it (`1.5e-4 -> 1.5e-5 cosine`).
+pub use exp_dsl::typed::Shape;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Schedule {

@@ -6,7 +6,7 @@
 use super::device::{dispatch, peak_flops};
 use crate::checkpoint;
 use crate::data::{Batches, Finetuning, Limited, Pretraining, Sequence};
-use crate::schedule::{Schedule, Shape};
+use crate::schedule::Schedule;
 use crate::train::{train, Hyper, StepMetrics, TrainError};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
@@ -100,16 +100,11 @@ fn input(ctx: &Context, role: &str) -> Result<PathBuf, StageError> {
 
 /// The trainer's settings from the node's parameters, for a run of `steps` steps.
 fn hyper(ctx: &Context, o: &Optimiser, steps: u64) -> Hyper {
-    let shape = match o.lr.shape {
-        exp_dsl::typed::Shape::Cosine => Shape::Cosine,
-        exp_dsl::typed::Shape::Linear => Shape::Linear,
-        exp_dsl::typed::Shape::Constant => Shape::Constant,
-    };
     Hyper {
         schedule: Schedule {
             peak: o.lr.peak,
             floor: o.lr.floor,
-            shape,
+            shape: o.lr.shape,
             warmup_steps: o.warmup.steps(steps),
             total_steps: steps,
         },
