@@ -13,7 +13,7 @@ macro_rules! codes {
     ($($(#[$doc:meta])* $variant:ident = $code:literal, $title:literal;)*) => {
         /// A stable diagnostic code: `E…` for errors, `W…` for warnings. `E00xx` are about
         /// files and syntax, `E01xx` about names, loops and profiles, `E02xx` about types
-        /// and values.
+        /// and values, `E03xx` about an executor's settings file.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Code {
             $($(#[$doc])* #[doc = concat!("`", $code, "`: ", $title, ".")] $variant,)*
@@ -74,6 +74,8 @@ codes! {
     InvalidSymbol = "E0212", "invalid symbol";
     UnknownConstructor = "E0213", "unknown constructor";
     ParameterRule = "E0214", "parameters break a rule between them";
+    /// In an executor's settings file (`slurm.toml`), not in a `.med` file.
+    BadSetting = "E0301", "bad executor setting";
     Unused = "W0001", "unused definition";
     EmptyLoop = "W0002", "loop over an empty list";
 }

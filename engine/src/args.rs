@@ -41,6 +41,27 @@ pub enum DiagnosticFormat {
     Json,
 }
 
+/// Where `exp run` computes nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorKind {
+    /// On this machine, in this process.
+    Local,
+    /// One Slurm job per node; the store must be on a file system the cluster shares.
+    Slurm,
+}
+
+/// The executor options of `run` and `plan`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExecutorArgs {
+    /// Where nodes are computed: here (local) or as Slurm jobs (slurm).
+    #[arg(long, value_enum, default_value_t = ExecutorKind::Local)]
+    pub executor: ExecutorKind,
+    /// The Slurm settings file (default: `slurm.toml` beside the experiment, if there is
+    /// one). Settings never change an identity.
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DrawFormat {
     Dot,
@@ -77,6 +98,9 @@ pub enum Command {
         /// Treat warnings as errors.
         #[arg(long)]
         deny_warnings: bool,
+        /// Also check this Slurm settings file (`slurm.toml`).
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
     },
     /// Format experiment files in the one canonical layout, keeping comments.
     ///
@@ -128,12 +152,17 @@ pub enum Command {
     /// machine (the local executor), with the Megatron-LM layout a trainer declares for
     /// cluster scale, and what this machine lacks for it (no GPU, a build without `cuda`).
     /// Nodes whose data is absent are `blocked`, so a full-scale file plans on a laptop.
+    /// With --executor slurm, each node to compute shows the job it would be: its
+    /// `sbatch` options from the stage's needs and the settings file.
     ///
     /// Example: exp plan experiments/first-run.med
     /// Example: exp plan experiments/corpus-expansion.med   (the paper's scale)
+    /// Example: exp plan --executor slurm --settings slurm.toml experiments/corpus-expansion.med
     Plan {
         /// The `.med` file.
         file: PathBuf,
+        #[command(flatten)]
+        executor: ExecutorArgs,
         /// Use this profile's `let` values.
         #[arg(long)]
         profile: Option<String>,
@@ -149,10 +178,19 @@ pub enum Command {
     /// A failing node stops its dependents; with --keep-going the rest go on. Exits with
     /// 1 if a node failed, 130 if interrupted.
     ///
+    /// With --executor slurm, each node becomes a Slurm job running `exp job` on a compute
+    /// node (the store, the data and this binary must be on a shared file system): jobs are
+    /// submitted with `afterok` dependencies, polled with one `squeue` per interval, and a
+    /// node succeeded when its artifact is in the store. Ctrl-C cancels this run's jobs; a
+    /// driver killed outright leaves them running, and the next run waits for them.
+    ///
     /// Example: exp run experiments/first-run.med -j 2
+    /// Example: exp run --executor slurm experiments/corpus-expansion.med
     Run {
         /// The `.med` file.
         file: PathBuf,
+        #[command(flatten)]
+        executor: ExecutorArgs,
         /// Use this profile's `let` values.
         #[arg(long)]
         profile: Option<String>,
@@ -248,13 +286,26 @@ pub enum Command {
     ///
     /// Example: exp verify --store .exp
     Verify,
-    /// List the recent runs recorded in the store and how they ended.
+    /// List the recent runs recorded in the store and how they ended; for a Slurm run,
+    /// each node's job: its id, state and elapsed time.
+    ///
+    /// The jobs shown are those of the newest Slurm run, or of run N with --run N.
     ///
     /// Example: exp status --store .exp
     Status {
         /// How many runs to show.
         #[arg(long, default_value_t = 20)]
         last: usize,
+        /// Show the jobs of this run.
+        #[arg(long, value_name = "N")]
+        run: Option<i64>,
+    },
+    /// Compute one node of a job spec into the store: what a Slurm job script runs on
+    /// its compute node (written by `exp run --executor slurm` under `logs/<run>/`).
+    #[command(hide = true)]
+    Job {
+        /// The job's spec (`logs/<run>/<node>.json`).
+        spec: PathBuf,
     },
     /// Print the blake3 hash of files as the store computes it (memory-mapped,
     /// multi-threaded): for benchmarks against `b3sum`.

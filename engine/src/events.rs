@@ -24,6 +24,13 @@ pub enum Event {
     Log { node: String, line: String },
     /// A started node ended; `at` is its definition's `file:line:column`.
     NodeFinished { node: String, kind: String, at: String, seconds: f64, outcome: Finished },
+    /// The Slurm executor submitted the node's job, to start after the jobs in `after`.
+    Submitted { node: String, job: u64, after: Vec<u64> },
+    /// The node's job was submitted by an earlier or another driver and is still in
+    /// Slurm's hands (`state`): this run waits for it rather than submitting it again.
+    Reattached { node: String, job: u64, state: String },
+    /// The node's job changed state (`PENDING`, `RUNNING`…).
+    JobState { node: String, job: u64, state: String },
     /// A node that cannot be computed (a missing file, an unimplemented stage); never started.
     Blocked { node: String, problem: String },
     /// Nodes that will not run because `node` failed or was blocked.

@@ -32,6 +32,22 @@ pub struct DefinitionRecord {
     pub files: String,
 }
 
+/// A Slurm job a run submitted (or found running and waited for), as last seen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobRecord {
+    pub job: u64,
+    pub run: i64,
+    pub name: String,
+    pub identity: String,
+    /// Whether this run submitted it (rather than finding it from an earlier driver).
+    pub submitted: bool,
+    pub state: String,
+    pub elapsed: String,
+    pub reason: String,
+    pub script: String,
+    pub output: String,
+}
+
 /// One run of an experiment.
 #[derive(Clone, Debug)]
 pub struct RunRecord {
@@ -67,6 +83,12 @@ CREATE TABLE IF NOT EXISTS definitions (
     experiment TEXT NOT NULL, name TEXT NOT NULL, identity TEXT NOT NULL, kind TEXT NOT NULL,
     version INTEGER NOT NULL, params TEXT NOT NULL, inputs TEXT NOT NULL, files TEXT NOT NULL,
     run INTEGER NOT NULL, PRIMARY KEY (experiment, name));
+CREATE TABLE IF NOT EXISTS jobs (
+    job INTEGER PRIMARY KEY, run INTEGER NOT NULL, name TEXT NOT NULL, identity TEXT NOT NULL,
+    submitted INTEGER NOT NULL, state TEXT NOT NULL, elapsed TEXT NOT NULL, reason TEXT NOT NULL,
+    script TEXT NOT NULL, output TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_identity ON jobs(identity);
+CREATE INDEX IF NOT EXISTS jobs_run ON jobs(run);
 CREATE TABLE IF NOT EXISTS fingerprints (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
     hash TEXT NOT NULL, hashed_at INTEGER NOT NULL);
@@ -193,6 +215,68 @@ impl Index {
             params![run, name, identity, status, seconds, message],
         )?;
         Ok(())
+    }
+
+    /// Records a job, or what its state is now.
+    pub fn put_job(&self, j: &JobRecord) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO jobs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT(job) DO UPDATE SET state = ?6, elapsed = ?7, reason = ?8, updated_at = ?11",
+            params![
+                j.job as i64,
+                j.run,
+                j.name,
+                j.identity,
+                j.submitted,
+                j.state,
+                j.elapsed,
+                j.reason,
+                j.script,
+                j.output,
+                crate::clock::now_s()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// What a job's state is now.
+    pub fn update_job(&self, job: u64, state: &str, elapsed: &str, reason: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE jobs SET state = ?2, elapsed = CASE WHEN ?3 = '' THEN elapsed ELSE ?3 END, reason = ?4, updated_at = ?5 WHERE job = ?1",
+            params![job as i64, state, elapsed, reason, crate::clock::now_s()],
+        )?;
+        Ok(())
+    }
+
+    fn jobs_where(&self, clause: &str, value: &dyn rusqlite::ToSql) -> rusqlite::Result<Vec<JobRecord>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT job, run, name, identity, submitted, state, elapsed, reason, script, output FROM jobs WHERE {clause} ORDER BY job"
+        ))?;
+        let rows = stmt.query_map([value], |r| {
+            Ok(JobRecord {
+                job: r.get::<_, i64>(0)? as u64,
+                run: r.get(1)?,
+                name: r.get(2)?,
+                identity: r.get(3)?,
+                submitted: r.get(4)?,
+                state: r.get(5)?,
+                elapsed: r.get(6)?,
+                reason: r.get(7)?,
+                script: r.get(8)?,
+                output: r.get(9)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// The jobs of a run, in submission order.
+    pub fn jobs_of_run(&self, run: i64) -> rusqlite::Result<Vec<JobRecord>> {
+        self.jobs_where("run = ?1", &run)
+    }
+
+    /// The jobs that computed (or tried to compute) an identity, oldest first.
+    pub fn jobs_of(&self, identity: &str) -> rusqlite::Result<Vec<JobRecord>> {
+        self.jobs_where("identity = ?1", &identity)
     }
 
     pub fn runs(&self, limit: usize) -> rusqlite::Result<Vec<RunRecord>> {

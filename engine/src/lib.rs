@@ -4,7 +4,7 @@
 //! artifacts by identity with a SQLite [`index`]; [`plan`] says what would run and why,
 //! [`placement`] where;
 //! [`run`] executes a plan with a tokio scheduler, reporting [`events`] that [`progress`]
-//! renders on the terminal.
+//! renders on the terminal, locally or, through [`slurm`], as one Slurm job per node.
 
 pub mod catalogue;
 pub mod clock;
@@ -18,6 +18,7 @@ pub mod plan;
 pub mod progress;
 pub mod resolve;
 pub mod run;
+pub mod slurm;
 pub mod stages;
 pub mod store;
 

@@ -76,6 +76,7 @@ impl Events for Terminal {
                 self.bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(node.clone(), bar);
             }
             Event::NodeRunning { node } => self.set_message(node, "running".into()),
+            Event::JobState { node, job, state } => self.set_message(node, format!("job {job} {state}")),
             Event::Progress { node, done, total, unit } => self.set_message(
                 node,
                 match total {
@@ -109,6 +110,14 @@ pub fn line(event: &Event) -> Option<String> {
             Finished::Cancelled => format!("… {node} cancelled"),
         },
         Event::Blocked { node, problem } => format!("✗ {node}: cannot run: {problem}"),
+        Event::Submitted { node, job, after } if after.is_empty() => format!("→ {node}: job {job} submitted"),
+        Event::Submitted { node, job, after } => {
+            let after: Vec<String> = after.iter().map(u64::to_string).collect();
+            format!("→ {node}: job {job} submitted, after {}", after.join(", "))
+        }
+        Event::Reattached { node, job, state } => {
+            format!("↺ {node}: job {job}, submitted earlier, is {state}: waiting for it")
+        }
         Event::Interrupted => "interrupted: cancelling the running stages…".to_string(),
         _ => return None,
     })

@@ -29,6 +29,17 @@ pub struct Options {
     pub keep_going: bool,
     /// Only these definitions (and what they need), when not empty.
     pub only: Vec<String>,
+    /// Where the nodes are computed.
+    pub executor: Executor,
+}
+
+/// Where a run computes its nodes.
+#[derive(Clone, Debug)]
+pub enum Executor {
+    /// On this machine, in this process.
+    Local,
+    /// One Slurm job per node, through a reachable Slurm (`slurm/`).
+    Slurm { settings: Box<crate::slurm::Settings>, client: Arc<crate::slurm::Slurm> },
 }
 
 /// What a run did.
@@ -45,9 +56,11 @@ pub struct Summary {
     pub bytes: u64,
     pub seconds: f64,
     pub interrupted: bool,
+    /// What a Slurm run asked of Slurm.
+    pub slurm: Option<crate::slurm::Counts>,
 }
 
-enum Outcome {
+pub(crate) enum Outcome {
     Ran(Manifest),
     Reused,
     Failed(String),
@@ -72,8 +85,22 @@ pub fn run(
         .max_blocking_threads(options.jobs.max(1))
         .enable_all()
         .build()?;
-    let mut summary =
-        runtime.block_on(schedule(resolved.clone(), steps, wanted, store.clone(), options, run_id, events))?;
+    let mut summary = match &options.executor {
+        Executor::Local => {
+            runtime.block_on(schedule(resolved.clone(), steps, wanted, store.clone(), options, run_id, events))?
+        }
+        Executor::Slurm { settings, client } => runtime.block_on(crate::slurm::driver::drive(
+            resolved.clone(),
+            steps,
+            wanted,
+            store.clone(),
+            options,
+            settings,
+            client,
+            run_id,
+            events,
+        ))?,
+    };
     summary.run = run_id;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.cached = steps.iter().zip(&needed).filter(|(s, n)| **n && s.decision == Decision::Cached).count();
@@ -185,7 +212,7 @@ async fn schedule(
             let (resolved, store, cancel, events) = (resolved.clone(), store.clone(), cancel.clone(), events.clone());
             tasks.spawn_blocking(move || {
                 let started = Instant::now();
-                let outcome = execute(&resolved, i, &store, &cancel, events, run_id, taken.cpus)
+                let outcome = execute(&resolved, i, &store, &cancel, events, run_id, taken.cpus, true)
                     .unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
                 (i, outcome, started.elapsed().as_secs_f64())
             });
@@ -311,7 +338,7 @@ fn release(resolved: &Resolved, i: usize, wanted: &[bool], pending: &mut [usize]
 }
 
 /// Marks everything downstream of a failed node as not to run; returns how many.
-fn skip_descendants(
+pub(crate) fn skip_descendants(
     resolved: &Resolved,
     i: usize,
     wanted: &mut [bool],
@@ -333,8 +360,11 @@ fn skip_descendants(
     skipped
 }
 
-/// Computes one node into the store.
-fn execute(
+/// Computes one node into the store: the one code path of both executors (a Slurm job
+/// runs it on its compute node). A failed node's log is kept under `logs/<run>/` when
+/// `keep_log` (a Slurm job's output is its log already).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn execute(
     resolved: &Resolved,
     i: usize,
     store: &Store,
@@ -342,6 +372,7 @@ fn execute(
     events: Arc<dyn Events>,
     run_id: i64,
     threads: usize,
+    keep_log: bool,
 ) -> anyhow::Result<Outcome> {
     let node = &resolved.nodes[i];
     let stage = crate::stages::implementation(&node.kind)
@@ -398,7 +429,9 @@ fn execute(
     };
     if let Some(message) = failure {
         reporter.log(&format!("failed: {message}"));
-        keep_failed_log(store, run_id, &node.name, &temporary);
+        if keep_log {
+            keep_failed_log(store, run_id, &node.name, &temporary);
+        }
         std::fs::remove_dir_all(&temporary).ok();
         return Ok(Outcome::Failed(message));
     }
@@ -551,7 +584,7 @@ mod tests {
         let resolved = Arc::new(crate::resolve::resolve(&graph, &file, &catalog, Some(&store.index())));
         let steps = crate::plan::plan(&resolved, &store, &|_| None);
         let recorder = Arc::new(Recorder::default());
-        let options = Options { jobs: 1, keep_going: true, only: Vec::new() };
+        let options = Options { jobs: 1, keep_going: true, only: Vec::new(), executor: Executor::Local };
 
         let summary = run(resolved.clone(), &steps, store.clone(), &options, recorder.clone()).expect("the run");
 

@@ -52,8 +52,10 @@ pub struct Output {
 
 pub struct Store {
     pub root: PathBuf,
-    /// Behind a mutex so the scheduler's worker threads can share the store.
-    index: Mutex<Index>,
+    /// Behind a mutex so the scheduler's worker threads can share the store. `None` in a
+    /// Slurm job: only the driver writes the index (SQLite over NFS from many hosts at
+    /// once is not safe), a job only adds files.
+    index: Option<Mutex<Index>>,
 }
 
 impl Store {
@@ -68,15 +70,29 @@ impl Store {
         let _ = fs::remove_file(&probe);
         let index = Index::open(&root.join("index.sqlite"))
             .with_context(|| format!("cannot open the store's index `{}`", root.join("index.sqlite").display()))?;
-        let store = Store { root: root.to_path_buf(), index: Mutex::new(index) };
+        let store = Store { root: root.to_path_buf(), index: Some(Mutex::new(index)) };
         store.remove_stale_temporaries();
         Ok(store)
+    }
+
+    /// Opens an existing store for a Slurm job: its files only, never the index.
+    pub fn open_files(root: &Path) -> anyhow::Result<Store> {
+        for sub in ["objects", "tmp", "locks", "logs"] {
+            if !root.join(sub).is_dir() {
+                bail!("`{}` is not a store (no `{sub}/`): is the store on a file system this node shares?", root.display());
+            }
+        }
+        Ok(Store { root: root.to_path_buf(), index: None })
     }
 
     pub fn index(&self) -> MutexGuard<'_, Index> {
         // A panic while holding the index leaves SQLite consistent (transactions roll
         // back), so a poisoned lock is safe to take over.
-        self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.index
+            .as_ref()
+            .expect("the store was opened with its index (only a Slurm job opens it without)")
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn object_dir(&self, identity: &str) -> PathBuf {

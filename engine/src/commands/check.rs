@@ -11,6 +11,7 @@ pub fn run(
     profile: Option<String>,
     format: DiagnosticFormat,
     deny_warnings: bool,
+    settings: Option<&std::path::Path>,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
     let catalog = exp_stages::catalog();
@@ -34,6 +35,12 @@ pub fn run(
             DiagnosticFormat::Json => output::print_json(&checked),
         }
         failed |= checked.has_errors() || (deny_warnings && !checked.diagnostics.is_empty());
+    }
+    if let (Some(settings), Some(first)) = (settings, files.first()) {
+        match super::executor::settings(Some(settings), first, color)? {
+            Some(_) => eprintln!("{}: ok", settings.display()),
+            None => failed = true,
+        }
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

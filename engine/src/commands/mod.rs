@@ -2,6 +2,7 @@
 
 mod check;
 mod diff;
+mod executor;
 mod experiment;
 mod fmt;
 mod gc;
@@ -20,8 +21,8 @@ use std::process::ExitCode;
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let color = crate::output::use_color(args.color);
     match args.command {
-        Command::Check { files, profile, format, deny_warnings } => {
-            check::run(&files, profile, format, deny_warnings, color)
+        Command::Check { files, profile, format, deny_warnings, settings } => {
+            check::run(&files, profile, format, deny_warnings, settings.as_deref(), color)
         }
         Command::Fmt { files, check } => fmt::run(&files, check, color),
         Command::Show { file, node, lowered, profile, format } => match (lowered, node) {
@@ -35,14 +36,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Gc { keep, profile, dry_run } => gc::run(args.store, &keep, profile, dry_run, color),
         Command::Verify => gc::verify(args.store),
         Command::Stages { kind, markdown } => stages::run(kind.as_deref(), markdown),
-        Command::Plan { file, profile, against } => plan::run(&file, profile, against.as_deref(), args.store, color),
-        Command::Run { file, profile, jobs, only, keep_going, dry_run } => {
+        Command::Plan { file, executor, profile, against } => {
+            let Some(executor) = executor::executor(&executor, &file, false, color)? else {
+                return Ok(ExitCode::FAILURE);
+            };
+            plan::run(&file, profile, against.as_deref(), args.store, &executor, color)
+        }
+        Command::Run { file, executor, profile, jobs, only, keep_going, dry_run } => {
+            let Some(executor) = executor::executor(&executor, &file, !dry_run, color)? else {
+                return Ok(ExitCode::FAILURE);
+            };
             let jobs = jobs.unwrap_or_else(exp_stages::cores);
-            let options = exp_engine::run::Options { jobs, keep_going, only };
+            let options = exp_engine::run::Options { jobs, keep_going, only, executor };
             run::run(&file, profile, args.store, &options, dry_run, color)
         }
+        Command::Job { spec } => {
+            let Some(store) = args.store else { anyhow::bail!("`exp job` needs --store DIR") };
+            exp_engine::slurm::job::run(&store, &spec)
+        }
         Command::Diff { a, b, profile, json } => diff::run(&a, &b, profile, args.store, json, color),
-        Command::Status { last } => status::run(args.store, last),
+        Command::Status { last, run } => status::run(args.store, last, run),
         Command::Encode { model, file, threads } => {
             use rayon::prelude::*;
             let sp = exp_stages::sentencepiece::SentencePiece::load(&model)?;

@@ -4,6 +4,7 @@ use super::experiment::{canonical, load, open, short};
 use exp_engine::placement::{place, Machine};
 use exp_engine::plan::{plan, record, Decision, Step};
 use exp_engine::resolve::Resolved;
+use exp_engine::run::Executor;
 use exp_engine::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,11 +14,12 @@ pub fn run(
     profile: Option<String>,
     against: Option<&Path>,
     store: Option<PathBuf>,
+    executor: &Executor,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
     let Some((store, resolved)) = open(file, profile.clone(), store, color)? else { return Ok(ExitCode::FAILURE) };
     let steps = make_plan(&resolved, &store, against, profile, color)?;
-    print_plan(&resolved, &steps, &store);
+    print_plan(&resolved, &steps, &store, executor);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -45,12 +47,19 @@ pub fn make_plan(
     }
 }
 
-pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store) {
+pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store, executor: &Executor) {
     let width = resolved.nodes.iter().map(|n| n.name.len()).max().unwrap_or(0).min(40);
     let kind_width = resolved.nodes.iter().map(|n| n.kind.len()).max().unwrap_or(0);
     let machine = Machine::detect();
     println!("plan of `{}` ({}), store {}", resolved.experiment, resolved.file.display(), store.root.display());
-    println!("this machine: {}", machine.describe());
+    match executor {
+        Executor::Local => println!("this machine: {}", machine.describe()),
+        Executor::Slurm { settings, .. } => println!(
+            "executor: slurm, one job per node ({}; at most {} jobs at once)",
+            settings.file.as_ref().map_or("default settings".to_string(), |f| format!("settings {}", f.display())),
+            settings.max_jobs
+        ),
+    }
     let (mut run, mut cached, mut blocked, mut on_gpu) = (0, 0, 0, 0);
     for step in steps {
         let n = &resolved.nodes[step.node];
@@ -77,13 +86,17 @@ pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store) {
         };
         on_gpu += usize::from(device == "gpu");
         println!("  {word} {:<width$}  {:<kind_width$}  {}  {device:<3}  {why}", n.name, n.kind, short(&n.identity));
+        if let (Executor::Slurm { settings, .. }, Some(_)) = (executor, &placement) {
+            println!("  {:7} {:<width$}  ↳ sbatch {}", "", "", exp_engine::slurm::script::options(n, settings).join(" "));
+            continue;
+        }
         if let Some(p) = placement.filter(|p| p.resources.gpus > 0 || p.layout.is_some() || !p.unmet.is_empty()) {
             let lacks = if p.unmet.is_empty() { String::new() } else { format!("; here: {}", p.unmet.join(", ")) };
             println!("  {:7} {:<width$}  ↳ {}{lacks}", "", "", p.describe());
         }
     }
     println!("{run} to run, {cached} cached, {blocked} blocked");
-    if on_gpu > 0 {
+    if on_gpu > 0 && matches!(executor, Executor::Local) {
         println!("{on_gpu} of the nodes to compute need a GPU (one at a time per GPU); the rest run on CPU slots (-j)");
     }
 }

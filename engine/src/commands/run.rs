@@ -19,7 +19,7 @@ pub fn run(
     let Some((store, resolved)) = open(file, profile.clone(), store, color)? else { return Ok(ExitCode::FAILURE) };
     let steps = make_plan(&resolved, &store, None, profile, color)?;
     if dry_run {
-        print_plan(&resolved, &steps, &store);
+        print_plan(&resolved, &steps, &store, &options.executor);
         return Ok(ExitCode::SUCCESS);
     }
     let summary = execute(resolved.clone(), &steps, store.clone(), options, Arc::new(Terminal::new()))?;
@@ -34,8 +34,15 @@ pub fn run(
         summary.seconds,
         human_bytes(summary.bytes)
     );
+    if let Some(c) = &summary.slurm {
+        eprintln!(
+            "  slurm: {} jobs submitted, {} found running and waited for; {} sbatch, {} squeue, {} sacct, {} scancel calls",
+            c.submitted, c.reattached, c.sbatch, c.squeue, c.sacct, c.scancel
+        );
+    }
     for (name, message) in &summary.failed {
-        eprintln!("  failed: {name}: {message}");
+        // The first line: a Slurm failure's log excerpt was shown with the node's own line.
+        eprintln!("  failed: {name}: {}", message.lines().next().unwrap_or(""));
     }
     if !summary.failed.is_empty() {
         eprintln!("  logs of failed nodes: {}", store.root.join("logs").join(summary.run.to_string()).display());

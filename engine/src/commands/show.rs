@@ -60,6 +60,11 @@ pub fn node(
     }
     print_files(&resolved.root, &n.file_paths, &n.files);
     println!("parameters:\n{}", indent(&serde_yaml::to_string(&n.params)?));
+    for j in store.index().jobs_of(&n.identity)? {
+        let by = if j.submitted { "submitted by" } else { "waited for by" };
+        let elapsed = if j.elapsed.is_empty() { String::new() } else { format!(", {} elapsed", j.elapsed) };
+        println!("slurm job {} ({by} run {}): {}{elapsed}; script {}, log {}", j.job, j.run, j.state, j.script, j.output);
+    }
     if !store.contains(&n.identity) {
         println!("not in the store: `exp run` would compute it");
         return Ok(ExitCode::SUCCESS);
