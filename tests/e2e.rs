@@ -13,6 +13,7 @@ mod fmt;
 mod report;
 mod run;
 mod show;
+mod slurm;
 mod study;
 mod tour;
 mod train;

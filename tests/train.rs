@@ -1,7 +1,8 @@
 //! The tiny model trained by the binary on a toy corpus: continued pre-training then
 //! fine-tuning, the loss curve in the store, the result a Hugging Face checkpoint our
 //! loader (and transformers) reads, evaluated by the study's own `jmedbench` node; an
-//! ablation retrains only the models downstream of it.
+//! ablation retrains only the models downstream of it; run as Slurm jobs (where a Slurm
+//! answers), the branch gives the same bytes.
 
 use crate::util::{plan_state, root, shown_artifact, shown_metric, Dir};
 
@@ -73,4 +74,7 @@ fn cpt_then_sft_then_eval_on_the_toy_corpus() {
     assert_eq!(state("cpt_en_dominant"), "cached");
     assert_eq!(state("sft_en_dominant"), "run");
     assert_eq!(state("eval_en_dominant"), "run");
+
+    // The same branch as Slurm jobs, into a fresh store: the same identities and bytes.
+    crate::slurm::the_same_branch_on_slurm(&d, &d.path().join("store"), "eval_en_dominant");
 }

@@ -32,7 +32,8 @@ pub struct DefinitionRecord {
     pub files: String,
 }
 
-/// A Slurm job a run submitted (or found running and waited for), as last seen.
+/// A Slurm job a run submitted (or found running and waited for), as last seen; a job
+/// one run submitted and a later one waited for has a record in each.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobRecord {
     pub job: u64,
@@ -84,9 +85,9 @@ CREATE TABLE IF NOT EXISTS definitions (
     version INTEGER NOT NULL, params TEXT NOT NULL, inputs TEXT NOT NULL, files TEXT NOT NULL,
     run INTEGER NOT NULL, PRIMARY KEY (experiment, name));
 CREATE TABLE IF NOT EXISTS jobs (
-    job INTEGER PRIMARY KEY, run INTEGER NOT NULL, name TEXT NOT NULL, identity TEXT NOT NULL,
+    job INTEGER NOT NULL, run INTEGER NOT NULL, name TEXT NOT NULL, identity TEXT NOT NULL,
     submitted INTEGER NOT NULL, state TEXT NOT NULL, elapsed TEXT NOT NULL, reason TEXT NOT NULL,
-    script TEXT NOT NULL, output TEXT NOT NULL, updated_at INTEGER NOT NULL);
+    script TEXT NOT NULL, output TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (job, run));
 CREATE INDEX IF NOT EXISTS jobs_identity ON jobs(identity);
 CREATE INDEX IF NOT EXISTS jobs_run ON jobs(run);
 CREATE TABLE IF NOT EXISTS fingerprints (
@@ -221,7 +222,7 @@ impl Index {
     pub fn put_job(&self, j: &JobRecord) -> rusqlite::Result<()> {
         self.conn.execute(
             "INSERT INTO jobs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-             ON CONFLICT(job) DO UPDATE SET state = ?6, elapsed = ?7, reason = ?8, updated_at = ?11",
+             ON CONFLICT(job, run) DO UPDATE SET state = ?6, elapsed = ?7, reason = ?8, updated_at = ?11",
             params![
                 j.job as i64,
                 j.run,
