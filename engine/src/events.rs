@@ -1,8 +1,9 @@
 //! What the scheduler (`run.rs`) tells its front end while it runs. The scheduler prints
 //! nothing itself: the command line renders these events as progress bars and lines
-//! (`progress.rs`), and another front end (a `--json` stream, a cluster executor) can
-//! consume the same ones. Every event names its node by definition name, unique within an
-//! experiment, so a consumer needs nothing but the events.
+//! (`progress.rs`); the Slurm driver (`slurm/driver.rs`) reports through the same
+//! events, and another front end (a `--json` stream) can consume them. Every event names
+//! its node by definition name, unique within an experiment, so a consumer needs nothing
+//! but the events.
 
 use serde::Serialize;
 

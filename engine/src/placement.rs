@@ -1,7 +1,7 @@
-//! Placement: where each node would run and what it asks of that place. The only
-//! executor today is `local` (this machine, in-process); a node's needs come from its
-//! stage's [`Resources`] and, for trainer nodes, the Megatron-LM layout it declares for
-//! cluster scale. `exp plan` prints a node's placement and what this machine lacks for
+//! Placement: where each node would run and what it asks of that place, for the `local`
+//! executor (this machine, in-process; the Slurm executor's jobs are `slurm/script.rs`).
+//! A node's needs come from its stage's [`Resources`] and, for trainer nodes, the
+//! Megatron-LM layout it declares for cluster scale. `exp plan` prints a node's placement and what this machine lacks for
 //! it; the scheduler gives GPU nodes one GPU slot each, so two trainers never share a GPU.
 
 use crate::resolve::Node;
