@@ -15,10 +15,7 @@ use std::time::{Duration, Instant};
 
 /// Whether a Slurm controller answers here.
 fn slurm() -> bool {
-    let answers = Command::new("squeue")
-        .args(["--noheader", "--format=%i"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let answers = Command::new("squeue").args(["--noheader", "--format=%i"]).output().is_ok_and(|o| o.status.success());
     if !answers {
         assert!(
             std::env::var_os("EXP_REQUIRE_SLURM").is_none(),
@@ -32,10 +29,8 @@ fn slurm() -> bool {
 
 /// Every job Slurm knows whose script lies under `dir`: (id, state, script).
 fn jobs_under(dir: &Path) -> Vec<(u64, String, String)> {
-    let out = Command::new("squeue")
-        .args(["--noheader", "--states=all", "--format=%i|%T|%o"])
-        .output()
-        .expect("squeue runs");
+    let out =
+        Command::new("squeue").args(["--noheader", "--states=all", "--format=%i|%T|%o"]).output().expect("squeue runs");
     let prefix = dir.display().to_string();
     let mut jobs: Vec<(u64, String, String)> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -86,9 +81,13 @@ fn run(d: &Dir, extra: &[&str]) -> Output {
     exp_with_env(d.path(), &args, &[])
 }
 
-/// Every stored artifact of a store: identity → (file → blake3 of its bytes).
+/// Every stored artifact of a store: identity → (file → blake3 of its bytes). Two files
+/// are not yet a function of their identity alone (issue 17): a training log's timings
+/// (`tokens_per_s`, `mfu`) are left out of its hash, and an evaluation's `scores.json`
+/// names the model by its folder in the store, which reads `STORE` here.
 fn artifacts(store: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
+    let root = store.display().to_string();
     for shard in std::fs::read_dir(store.join("objects")).expect("objects/") {
         for object in std::fs::read_dir(shard.expect("entry").path()).expect("shard") {
             let object = object.expect("entry").path();
@@ -99,10 +98,27 @@ fn artifacts(store: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
                     let p = e.expect("entry").path();
                     if p.is_dir() {
                         stack.push(p);
-                    } else {
-                        let rel = p.strip_prefix(object.join("artifact")).expect("inside").display().to_string();
-                        files.insert(rel, blake3::hash(&std::fs::read(&p).expect("read")).to_hex().to_string());
+                        continue;
                     }
+                    let rel = p.strip_prefix(object.join("artifact")).expect("inside").display().to_string();
+                    let mut bytes = std::fs::read(&p).expect("read");
+                    if rel.ends_with("train_log.jsonl") {
+                        let text = String::from_utf8(bytes).expect("UTF-8");
+                        let steps: Vec<String> = text
+                            .lines()
+                            .map(|l| {
+                                let mut step: serde_json::Map<String, serde_json::Value> =
+                                    serde_json::from_str(l).expect("a JSON step");
+                                step.remove("tokens_per_s");
+                                step.remove("mfu");
+                                serde_json::Value::Object(step).to_string()
+                            })
+                            .collect();
+                        bytes = steps.join("\n").into_bytes();
+                    } else if rel == "scores.json" {
+                        bytes = String::from_utf8(bytes).expect("UTF-8").replace(&root, "STORE").into_bytes();
+                    }
+                    files.insert(rel, blake3::hash(&bytes).to_hex().to_string());
                 }
             }
             out.insert(object.file_name().expect("name").to_string_lossy().into_owned(), files);
@@ -123,8 +139,17 @@ pub fn the_same_branch_on_slurm(d: &Dir, local: &Path, only: &str) {
     let cluster = d.path().join("cluster");
     d.write("settings.toml", "poll_seconds = 0.5\n");
     let args: Vec<String> = [
-        "run", "--executor", "slurm", "--settings", "settings.toml", "--store", "cluster", "--profile", "toy",
-        "--only", only,
+        "run",
+        "--executor",
+        "slurm",
+        "--settings",
+        "settings.toml",
+        "--store",
+        "cluster",
+        "--profile",
+        "toy",
+        "--only",
+        only,
     ]
     .iter()
     .map(|s| s.to_string())
@@ -176,6 +201,34 @@ fn a_failing_node_ends_failed_with_its_log_and_its_dependents_are_cancelled() {
     assert!(show.stdout.contains("slurm job ") && show.stdout.contains("FAILED"), "{}", show.stdout);
 }
 
+/// Slurm counts a dependency on a job it has forgotten as met, so a job checks its inputs
+/// itself: one whose input is not in the store fails at once, computing nothing.
+#[test]
+fn a_job_whose_input_is_not_published_fails_at_once() {
+    if !slurm() {
+        return;
+    }
+    let d = Dir::new();
+    small_study(&d, JA, "");
+    let out = run(&d, &[]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    // The mixture's job again, after its input `en` and itself left the store.
+    let shown = |node: &str| exp_with_env(d.path(), &["show", "study.med", node], &[]).stdout;
+    let object = |shown: &str| -> std::path::PathBuf {
+        let line = shown.lines().find_map(|l| l.strip_prefix("stored at ")).expect("stored");
+        d.path().join(line.split(" (").next().expect("a path"))
+    };
+    let (en, both) = (object(&shown("en")), object(&shown("both")));
+    std::fs::remove_dir_all(en).expect("remove en");
+    std::fs::remove_dir_all(both).expect("remove both");
+    let script = d.path().join(".exp/logs/1/both.sh");
+    let job = Command::new("bash").arg(&script).current_dir(d.path()).output().expect("the job script runs");
+    let stderr = String::from_utf8_lossy(&job.stderr);
+    assert_eq!(job.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("input `en` (") && stderr.contains("is not published in the store"), "{stderr}");
+    assert!(!shown("both").contains("stored at"), "nothing computed");
+}
+
 /// One run, two ends Slurm decides: a node over its time limit (TIMEOUT) and one cancelled
 /// from outside with `scancel` (CANCELLED).
 #[test]
@@ -184,11 +237,7 @@ fn a_job_over_its_time_limit_ends_timeout_and_one_cancelled_outside_is_cancelled
         return;
     }
     let d = Dir::new();
-    small_study(
-        &d,
-        JA,
-        "[nodes.en]\ntime = \"1\"\nsetup = [\"sleep 600\"]\n[nodes.ja]\nsetup = [\"sleep 600\"]\n",
-    );
+    small_study(&d, JA, "[nodes.en]\ntime = \"1\"\nsetup = [\"sleep 600\"]\n[nodes.ja]\nsetup = [\"sleep 600\"]\n");
     let exp = env!("CARGO_BIN_EXE_exp");
     let driver = Command::new(exp)
         .args(["run", "--executor", "slurm", "--keep-going", "study.med"])
@@ -275,7 +324,8 @@ fn slurm_not_reachable_is_a_clear_error() {
     assert_eq!(out.status, 2, "{}", out.stderr);
     assert!(out.stderr.contains("cannot reach Slurm: cannot run `squeue`"), "{}", out.stderr);
     // A configuration naming no file.
-    let out = exp_with_env(d.path(), &["run", "--executor", "slurm", "study.med"], &[("SLURM_CONF", "/nowhere/slurm.conf")]);
+    let out =
+        exp_with_env(d.path(), &["run", "--executor", "slurm", "study.med"], &[("SLURM_CONF", "/nowhere/slurm.conf")]);
     assert!(out.stderr.contains("SLURM_CONF names `/nowhere/slurm.conf`, which is not a file"), "{}", out.stderr);
     if !slurm() {
         return;
@@ -285,7 +335,11 @@ fn slurm_not_reachable_is_a_clear_error() {
         .expect("slurm.conf");
     d.write("dead.conf", format!("{conf}\nSlurmctldPort=9\n"));
     let dead = d.path().join("dead.conf");
-    let out = exp_with_env(d.path(), &["run", "--executor", "slurm", "study.med"], &[("SLURM_CONF", dead.to_str().expect("UTF-8"))]);
+    let out = exp_with_env(
+        d.path(),
+        &["run", "--executor", "slurm", "study.med"],
+        &[("SLURM_CONF", dead.to_str().expect("UTF-8"))],
+    );
     assert_eq!(out.status, 2, "{}", out.stderr);
     assert!(out.stderr.contains("cannot reach Slurm: `squeue --me` failed"), "{}", out.stderr);
     assert!(out.stderr.contains("Unable to contact slurm controller"), "{}", out.stderr);

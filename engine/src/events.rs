@@ -36,6 +36,8 @@ pub enum Event {
     Blocked { node: String, problem: String },
     /// Nodes that will not run because `node` failed or was blocked.
     Skipped { node: String, dependents: Vec<String> },
+    /// Something the run goes on despite (a status query Slurm did not answer).
+    Warning { message: String },
     /// Ctrl-C: the running stages are being cancelled and nothing new starts.
     Interrupted,
     /// The scheduler is done (the run's records are written after this).

@@ -76,7 +76,10 @@ impl Events for Terminal {
                 self.bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(node.clone(), bar);
             }
             Event::NodeRunning { node } => self.set_message(node, "running".into()),
-            Event::JobState { node, job, state } => self.set_message(node, format!("job {job} {state}")),
+            Event::JobState { node, job, state } | Event::Reattached { node, job, state } => {
+                self.set_message(node, format!("job {job} {state}"))
+            }
+            Event::Submitted { node, job, .. } => self.set_message(node, format!("job {job} submitted")),
             Event::Progress { node, done, total, unit } => self.set_message(
                 node,
                 match total {
@@ -119,6 +122,7 @@ pub fn line(event: &Event) -> Option<String> {
             format!("↺ {node}: job {job}, submitted earlier, is {state}: waiting for it")
         }
         Event::Interrupted => "interrupted: cancelling the running stages…".to_string(),
+        Event::Warning { message } => format!("warning: {message}"),
         _ => return None,
     })
 }
@@ -150,5 +154,10 @@ mod tests {
         assert_eq!(line(&blocked).as_deref(), Some("✗ a: cannot run: `nowhere/*.jsonl` matches no file"));
         assert_eq!(line(&Event::Interrupted).as_deref(), Some("interrupted: cancelling the running stages…"));
         assert_eq!(line(&Event::Log { node: "ja".into(), line: "read 2 documents".into() }), None);
+        let submitted = |after: Vec<u64>| Event::Submitted { node: "both".into(), job: 12, after };
+        assert_eq!(line(&submitted(vec![])).as_deref(), Some("→ both: job 12 submitted"));
+        assert_eq!(line(&submitted(vec![10, 11])).as_deref(), Some("→ both: job 12 submitted, after 10, 11"));
+        let found = Event::Reattached { node: "cpt".into(), job: 7, state: "RUNNING".into() };
+        assert_eq!(line(&found).as_deref(), Some("↺ cpt: job 7, submitted earlier, is RUNNING: waiting for it"));
     }
 }

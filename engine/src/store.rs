@@ -79,7 +79,10 @@ impl Store {
     pub fn open_files(root: &Path) -> anyhow::Result<Store> {
         for sub in ["objects", "tmp", "locks", "logs"] {
             if !root.join(sub).is_dir() {
-                bail!("`{}` is not a store (no `{sub}/`): is the store on a file system this node shares?", root.display());
+                bail!(
+                    "`{}` is not a store (no `{sub}/`): is the store on a file system this node shares?",
+                    root.display()
+                );
             }
         }
         Ok(Store { root: root.to_path_buf(), index: None })

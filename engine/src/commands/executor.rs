@@ -15,11 +15,7 @@ pub fn settings(explicit: Option<&Path>, experiment: &Path, color: bool) -> anyh
         Err(problems) => {
             eprint!("{}", problems.render(color));
             let n = problems.diagnostics.len();
-            eprintln!(
-                "{}: failed ({n} error{})",
-                problems.sources.get(0).name,
-                if n == 1 { "" } else { "s" }
-            );
+            eprintln!("{}: failed ({n} error{})", problems.sources.get(0).name, if n == 1 { "" } else { "s" });
             Ok(None)
         }
     }
@@ -27,7 +23,12 @@ pub fn settings(explicit: Option<&Path>, experiment: &Path, color: bool) -> anyh
 
 /// The executor to run with; for Slurm, with its settings checked and the controller
 /// reached. `Ok(None)` when the settings have errors (printed).
-pub fn executor(args: &ExecutorArgs, experiment: &Path, connect: bool, color: bool) -> anyhow::Result<Option<Executor>> {
+pub fn executor(
+    args: &ExecutorArgs,
+    experiment: &Path,
+    connect: bool,
+    color: bool,
+) -> anyhow::Result<Option<Executor>> {
     match args.executor {
         ExecutorKind::Local => {
             if let Some(file) = &args.settings {

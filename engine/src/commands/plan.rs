@@ -87,7 +87,12 @@ pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store, executor: 
         on_gpu += usize::from(device == "gpu");
         println!("  {word} {:<width$}  {:<kind_width$}  {}  {device:<3}  {why}", n.name, n.kind, short(&n.identity));
         if let (Executor::Slurm { settings, .. }, Some(_)) = (executor, &placement) {
-            println!("  {:7} {:<width$}  ↳ sbatch {}", "", "", exp_engine::slurm::script::options(n, settings).join(" "));
+            println!(
+                "  {:7} {:<width$}  ↳ sbatch {}",
+                "",
+                "",
+                exp_engine::slurm::script::options(n, settings).join(" ")
+            );
             continue;
         }
         if let Some(p) = placement.filter(|p| p.resources.gpus > 0 || p.layout.is_some() || !p.unmet.is_empty()) {

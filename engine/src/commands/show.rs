@@ -63,7 +63,10 @@ pub fn node(
     for j in store.index().jobs_of(&n.identity)? {
         let by = if j.submitted { "submitted by" } else { "waited for by" };
         let elapsed = if j.elapsed.is_empty() { String::new() } else { format!(", {} elapsed", j.elapsed) };
-        println!("slurm job {} ({by} run {}): {}{elapsed}; script {}, log {}", j.job, j.run, j.state, j.script, j.output);
+        println!(
+            "slurm job {} ({by} run {}): {}{elapsed}; script {}, log {}",
+            j.job, j.run, j.state, j.script, j.output
+        );
     }
     if !store.contains(&n.identity) {
         println!("not in the store: `exp run` would compute it");

@@ -28,6 +28,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Status queries that may fail in a row (a controller restarting, a network blip) before
+/// the driver gives up; its jobs go on, and the next run waits for them.
+const FAILED_QUERIES: u32 = 12;
+
 /// Polls a completed job may take to show its artifact (an NFS client's attribute cache
 /// can hide a rename for a few seconds) before it counts as having published nothing.
 const PUBLISH_GRACE_POLLS: u32 = 3;
@@ -77,6 +81,7 @@ pub async fn drive(
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let poll = Duration::from_secs_f64(settings.poll_seconds);
+    let mut failed_queries = 0;
 
     loop {
         // Submit what can be submitted, inputs before their users.
@@ -192,7 +197,23 @@ pub async fn drive(
         }
 
         // One query for every job this run watches; the forgotten ones from accounting.
-        let mut states = slurm.states(&watching)?;
+        let mut states = match slurm.states(&watching) {
+            Ok(states) => {
+                failed_queries = 0;
+                states
+            }
+            Err(e) if failed_queries + 1 < FAILED_QUERIES => {
+                failed_queries += 1;
+                events.event(Event::Warning { message: format!("{e:#}; asking again in {:.0}s", poll.as_secs_f64()) });
+                continue;
+            }
+            Err(e) => {
+                return Err(e.context(format!(
+                    "Slurm did not answer {FAILED_QUERIES} status queries in a row; the jobs go on, and the next \
+                     `exp run --executor slurm` waits for them"
+                )))
+            }
+        };
         let forgotten: Vec<u64> = watching.iter().copied().filter(|j| !states.contains_key(j)).collect();
         if !forgotten.is_empty() {
             states.extend(slurm.final_states(&forgotten));
@@ -207,7 +228,12 @@ pub async fn drive(
                         let s = known.expect("known").state.clone();
                         counts.reattached += 1;
                         let r = resources(&resolved, i);
-                        events.event(Event::NodeStarted { node: node.name.clone(), kind: node.kind.clone(), cpus: r.cpus, gpus: r.gpus });
+                        events.event(Event::NodeStarted {
+                            node: node.name.clone(),
+                            kind: node.kind.clone(),
+                            cpus: r.cpus,
+                            gpus: r.gpus,
+                        });
                         events.event(Event::Reattached { node: node.name.clone(), job, state: s.as_str().to_string() });
                         let files = Files::of(&root, run, &node.name);
                         record(&store, run_id, &resolved, i, job, false, &files, &s, known);
@@ -228,7 +254,11 @@ pub async fn drive(
                     if let Some(k) = known {
                         if k.state != state {
                             update(&store, job, &k.state, &k.elapsed, &k.reason);
-                            events.event(Event::JobState { node: node.name.clone(), job, state: k.state.as_str().to_string() });
+                            events.event(Event::JobState {
+                                node: node.name.clone(),
+                                job,
+                                state: k.state.as_str().to_string(),
+                            });
                             if k.state == State::Running {
                                 events.event(Event::NodeRunning { node: node.name.clone() });
                             }
@@ -250,9 +280,25 @@ pub async fn drive(
                             manifest.metrics.iter().map(|(k, v)| (k.clone(), None, *v)).collect();
                         {
                             let index = store.index();
-                            index.put_node(&node.identity, &node.kind, node.version, &node.name,
-                                &serde_json::to_string(&node.params)?, &inputs, bytes, manifest.seconds, &metrics)?;
-                            index.put_run_node(run_id, &node.name, &node.identity, if mine { "ran" } else { "reused" }, seconds, None)?;
+                            index.put_node(
+                                &node.identity,
+                                &node.kind,
+                                node.version,
+                                &node.name,
+                                &serde_json::to_string(&node.params)?,
+                                &inputs,
+                                bytes,
+                                manifest.seconds,
+                                &metrics,
+                            )?;
+                            index.put_run_node(
+                                run_id,
+                                &node.name,
+                                &node.identity,
+                                if mine { "ran" } else { "reused" },
+                                seconds,
+                                None,
+                            )?;
                         }
                         if mine {
                             claim::release(&root, &node.identity, &me);
@@ -279,8 +325,18 @@ pub async fn drive(
                     if known.is_none() {
                         update(&store, job, &now, "", "no longer known to Slurm");
                     }
-                    if now == State::Cancelled && !stopping && known.is_some_and(|k| k.reason != "DependencyNeverSatisfied") {
-                        store.index().put_run_node(run_id, &node.name, &node.identity, "cancelled", seconds, Some(&message))?;
+                    if now == State::Cancelled
+                        && !stopping
+                        && known.is_some_and(|k| k.reason != "DependencyNeverSatisfied")
+                    {
+                        store.index().put_run_node(
+                            run_id,
+                            &node.name,
+                            &node.identity,
+                            "cancelled",
+                            seconds,
+                            Some(&message),
+                        )?;
                         summary.failed.push((node.name.clone(), message.clone()));
                         events.event(finished(&resolved, i, seconds, Finished::Failed { message }));
                     } else {
@@ -330,7 +386,8 @@ fn finished(resolved: &Resolved, i: usize, seconds: f64, outcome: Finished) -> E
 fn ended(job: u64, known: Option<&Job>, output: &std::path::Path) -> String {
     let how = match known {
         Some(k) => {
-            let reason = if k.reason.is_empty() || k.reason == "None" { String::new() } else { format!(" ({})", k.reason) };
+            let reason =
+                if k.reason.is_empty() || k.reason == "None" { String::new() } else { format!(" ({})", k.reason) };
             let elapsed = if k.elapsed.is_empty() { String::new() } else { format!(" after {}", k.elapsed) };
             format!("job {job} ended {}{reason}{elapsed} without publishing its artifact", k.state.as_str())
         }
@@ -380,13 +437,7 @@ fn reused(
 }
 
 /// Skips the descendants of node `i` (they never run) and forgets their tracks.
-fn skip(
-    resolved: &Resolved,
-    i: usize,
-    wanted: &mut [bool],
-    track: &mut [Track],
-    events: &dyn Events,
-) -> usize {
+fn skip(resolved: &Resolved, i: usize, wanted: &mut [bool], track: &mut [Track], events: &dyn Events) -> usize {
     let mut ready = BTreeSet::new();
     let skipped = skip_descendants(resolved, i, wanted, &mut ready, events);
     for j in resolved.descendants(i) {

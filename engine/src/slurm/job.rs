@@ -68,7 +68,8 @@ impl Spec {
 
 /// `exp job`: computes the node of `spec` into the store at `store`.
 pub fn run(store: &Path, spec: &Path) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read(spec).map_err(|e| anyhow::anyhow!("cannot read the job's spec `{}`: {e}", spec.display()))?;
+    let text =
+        std::fs::read(spec).map_err(|e| anyhow::anyhow!("cannot read the job's spec `{}`: {e}", spec.display()))?;
     let spec: Spec = serde_json::from_slice(&text)
         .map_err(|e| anyhow::anyhow!("the job's spec `{}` does not parse: {e}", spec.display()))?;
     let run_id = spec.run;
@@ -110,10 +111,8 @@ pub fn run(store: &Path, spec: &Path) -> anyhow::Result<ExitCode> {
     }
     let cancel = Arc::new(AtomicBool::new(false));
     on_termination(cancel.clone());
-    let threads = std::env::var("SLURM_CPUS_PER_TASK")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(exp_stages::cores);
+    let threads =
+        std::env::var("SLURM_CPUS_PER_TASK").ok().and_then(|c| c.parse().ok()).unwrap_or_else(exp_stages::cores);
     let printer = Arc::new(Printer { last: Mutex::new(None) });
     let outcome = execute(&resolved, i, &store, &cancel, printer, run_id, threads, false)?;
     Ok(match outcome {

@@ -26,19 +26,27 @@ pub fn options(node: &Node, settings: &Settings) -> Vec<String> {
     if let Some(t) = &job.time {
         out.push(format!("--time={t}"));
     }
-    // A trainer asking more GPUs than one cluster node has spans whole nodes.
-    let per_node = settings.gpus_per_node;
-    if r.gpus > per_node {
-        out.push(format!("--nodes={}", r.gpus.div_ceil(per_node)));
-        out.push(format!("--gpus-per-node={per_node}"));
-        out.push("--ntasks-per-node=1".into());
-    } else if r.gpus > 0 {
-        out.push(format!("--gpus={}", r.gpus));
-    }
+    out.extend(gpus(r.gpus, settings.gpus_per_node));
     out.push(format!("--cpus-per-task={}", job.cpus.unwrap_or(r.cpus).max(1)));
     out.push(format!("--mem={}", job.mem.clone().unwrap_or_else(|| format!("{}M", r.memory_mb.max(1)))));
     out.extend(job.sbatch.iter().cloned());
     out
+}
+
+/// GPUs as `sbatch` options: a node asking more GPUs than one cluster node has spans
+/// whole nodes (one task per node; the trainer starts its own processes).
+fn gpus(gpus: usize, per_node: usize) -> Vec<String> {
+    if gpus > per_node {
+        vec![
+            format!("--nodes={}", gpus.div_ceil(per_node)),
+            format!("--gpus-per-node={per_node}"),
+            "--ntasks-per-node=1".into(),
+        ]
+    } else if gpus > 0 {
+        vec![format!("--gpus={gpus}")]
+    } else {
+        Vec::new()
+    }
 }
 
 /// The files of one job.
@@ -96,4 +104,19 @@ pub fn write(
     })?;
     std::fs::write(&files.script, text)?;
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpus_beyond_one_cluster_node_ask_whole_nodes() {
+        assert!(gpus(0, 8).is_empty());
+        assert_eq!(gpus(1, 8), ["--gpus=1"]);
+        assert_eq!(gpus(8, 8), ["--gpus=8"]);
+        // The paper's CPT: 256 H100 on 32 nodes of 8.
+        assert_eq!(gpus(256, 8), ["--nodes=32", "--gpus-per-node=8", "--ntasks-per-node=1"]);
+        assert_eq!(gpus(12, 8), ["--nodes=2", "--gpus-per-node=8", "--ntasks-per-node=1"]);
+    }
 }

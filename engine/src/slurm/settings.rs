@@ -197,8 +197,13 @@ struct Raw {
 fn parse(text: &str, file: usize, kinds: &[&str]) -> Result<Settings, Vec<Diagnostic>> {
     let raw: Raw = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        vec![Diagnostic::error(Code::BadSetting, e.message().to_string(), Span::new(file, span.start, span.end), "here")
-            .with_help(HELP)]
+        vec![Diagnostic::error(
+            Code::BadSetting,
+            e.message().to_string(),
+            Span::new(file, span.start, span.end),
+            "here",
+        )
+        .with_help(HELP)]
     })?;
     let mut problems = Vec::new();
     let mut check = |ok: bool, spanned: std::ops::Range<usize>, message: String, label: &str| {
@@ -277,11 +282,28 @@ fn job(raw: RawJob, check: &mut impl FnMut(bool, std::ops::Range<usize>, String,
         check(*c.get_ref() >= 1, c.span(), format!("`cpus` must be at least 1, not {}", c.get_ref()), "too few");
     }
     if let Some(m) = &raw.mem {
-        check(is_slurm_memory(m.get_ref()), m.span(), format!("`{}` is not a Slurm memory size", m.get_ref()), "expected a number with an optional unit K, M, G or T: `16G`");
+        check(
+            is_slurm_memory(m.get_ref()),
+            m.span(),
+            format!("`{}` is not a Slurm memory size", m.get_ref()),
+            "expected a number with an optional unit K, M, G or T: `16G`",
+        );
     }
     for o in &raw.sbatch {
         let s = o.get_ref();
-        let owned = ["--dependency", "-d", "--output", "-o", "--error", "-e", "--chdir", "-D", "--job-name", "-J", "--parsable"];
+        let owned = [
+            "--dependency",
+            "-d",
+            "--output",
+            "-o",
+            "--error",
+            "-e",
+            "--chdir",
+            "-D",
+            "--job-name",
+            "-J",
+            "--parsable",
+        ];
         let clash = owned.iter().find(|f| s == *f || s.starts_with(&format!("{f}=")));
         check(
             s.starts_with('-') && clash.is_none(),
