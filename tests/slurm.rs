@@ -258,6 +258,38 @@ fn a_job_over_its_time_limit_ends_timeout_and_one_cancelled_outside_is_cancelled
     assert!(status.stdout.contains("TIMEOUT") && status.stdout.contains("CANCELLED"), "{}", status.stdout);
 }
 
+/// Ctrl-C cancels the run's jobs and exits with 130.
+#[test]
+fn ctrl_c_cancels_the_runs_jobs() {
+    if !slurm() {
+        return;
+    }
+    let d = Dir::new();
+    small_study(&d, JA, "[nodes.ja]\nsetup = [\"sleep 600\"]\n");
+    let driver = Command::new(env!("CARGO_BIN_EXE_exp"))
+        .args(["run", "--executor", "slurm", "study.med"])
+        .current_dir(d.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the driver starts");
+    let ja = running_job(d.path(), "/ja.sh", Duration::from_secs(60));
+    let sent = Command::new("kill").args(["-INT", &driver.id().to_string()]).status().expect("kill runs");
+    assert!(sent.success());
+    let out = driver.wait_with_output().expect("the driver ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("… ja cancelled"), "{stderr}");
+    // The sleeping job and the mixture waiting for it are Slurm's no more.
+    let started = Instant::now();
+    while jobs_under(d.path()).iter().any(|(_, state, _)| state == "RUNNING" || state == "PENDING") {
+        assert!(started.elapsed() < Duration::from_secs(30), "{:?}", jobs_under(d.path()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let ended = jobs_under(d.path());
+    assert!(ended.iter().any(|(id, state, _)| *id == ja && state == "CANCELLED"), "{ended:?}");
+}
+
 /// A driver killed outright leaves its jobs running; the next run finds them and waits
 /// for them instead of submitting them again.
 #[test]

@@ -78,8 +78,8 @@ pub async fn drive(
     let mut counts = Counts::default();
     let mut stopping = false;
     events.event(Event::RunStarted { run: run_id, nodes: wanted.iter().filter(|w| **w).count() });
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // Listening from the start: a Ctrl-C during the first submissions cancels them too.
+    let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let poll = Duration::from_secs_f64(settings.poll_seconds);
     let mut failed_queries = 0;
 
@@ -175,7 +175,7 @@ pub async fn drive(
             break;
         }
         tokio::select! {
-            _ = &mut ctrl_c => {
+            _ = ctrl_c.recv() => {
                 events.event(Event::Interrupted);
                 summary.interrupted = true;
                 let mine: Vec<(usize, u64)> = track.iter().enumerate().filter_map(|(i, t)| match t {
