@@ -31,7 +31,7 @@ fn slurm() -> bool {
 fn jobs_under(dir: &Path) -> Vec<(u64, String, String)> {
     let out =
         Command::new("squeue").args(["--noheader", "--states=all", "--format=%i|%T|%o"]).output().expect("squeue runs");
-    let prefix = dir.display().to_string();
+    let prefix = format!("{}/", dir.display());
     let mut jobs: Vec<(u64, String, String)> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
@@ -70,6 +70,19 @@ fn small_study(d: &Dir, ja: &str, settings: &str) {
          corpus both = { en, ja * 2 }\n",
     );
     d.write("slurm.toml", format!("poll_seconds = 0.5\n{settings}"));
+}
+
+/// `exp run --executor slurm study.med` in `d`, in the background, its output piped.
+fn start_driver(d: &Dir, extra: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_exp"))
+        .args(["run", "--executor", "slurm"])
+        .args(extra)
+        .arg("study.med")
+        .current_dir(d.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the driver starts")
 }
 
 const JA: &str = "{\"id\":\"j1\",\"body\":\"fine\"}\n";
@@ -127,36 +140,38 @@ fn artifacts(store: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
     out
 }
 
-/// The toy study from its corpora through one CPT, SFT and evaluation, on Slurm, into a
-/// fresh store: the identities of the local run that made `local` and the same bytes
-/// (weights, shards, corpora, scores); a second run submits nothing. Called by the
-/// training test (`train.rs`) after its local run, so the branch is trained locally once.
-pub fn the_same_branch_on_slurm(d: &Dir, local: &Path, only: &str) {
-    if !slurm() {
-        return;
+/// `exp run --executor slurm` of the toy study's definition `only` and what it needs,
+/// into the fresh store `cluster/` of `d`.
+pub struct Branch {
+    args: Vec<String>,
+}
+
+impl Branch {
+    /// `None` where no Slurm answers.
+    pub fn new(d: &Dir, only: &str) -> Option<Branch> {
+        if !slurm() {
+            return None;
+        }
+        d.write("settings.toml", "poll_seconds = 0.5\n");
+        let study = root().join("experiments/corpus-expansion.med").display().to_string();
+        let args = ["run", "--executor", "slurm", "--settings", "settings.toml", "--store", "cluster", "--profile"];
+        let args = args.iter().chain(&["toy", "--only", only, &study]).map(|s| s.to_string()).collect();
+        Some(Branch { args })
     }
-    let study = root().join("experiments/corpus-expansion.med");
+
+    pub fn run(&self, d: &Dir) -> Output {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        exp_with_env(d.path(), &args, &[])
+    }
+}
+
+/// The toy study from its corpora through one CPT, SFT and evaluation, run on Slurm
+/// (`out`, from [`Branch::run`]) into a fresh store: the identities of the local run that
+/// made `local` and the same bytes (weights, shards, corpora, scores); a second run
+/// submits nothing. The training test (`branch.rs`) runs both side by side, so the branch
+/// is trained locally once.
+pub fn the_same_as_local(d: &Dir, branch: &Branch, out: &Output, local: &Path) {
     let cluster = d.path().join("cluster");
-    d.write("settings.toml", "poll_seconds = 0.5\n");
-    let args: Vec<String> = [
-        "run",
-        "--executor",
-        "slurm",
-        "--settings",
-        "settings.toml",
-        "--store",
-        "cluster",
-        "--profile",
-        "toy",
-        "--only",
-        only,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([study.display().to_string()])
-    .collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = exp_with_env(d.path(), &args, &[]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     let jobs = jobs_under(&cluster);
     assert!(jobs.iter().all(|(_, state, _)| state == "COMPLETED"), "{jobs:?}");
@@ -169,7 +184,7 @@ pub fn the_same_branch_on_slurm(d: &Dir, local: &Path, only: &str) {
     }
     assert!(here.values().any(|f| f.contains_key("model.safetensors")), "model weights compared: {here:?}");
 
-    let again = exp_with_env(d.path(), &args, &[]);
+    let again = branch.run(d);
     assert_eq!(again.status, 0, "{}", again.stderr);
     assert!(again.stderr.contains("slurm: 0 jobs submitted") && again.stderr.contains(" 0 sbatch"), "{}", again.stderr);
     assert_eq!(jobs_under(&cluster).len(), jobs.len());
@@ -238,14 +253,7 @@ fn a_job_over_its_time_limit_ends_timeout_and_one_cancelled_outside_is_cancelled
     }
     let d = Dir::new();
     small_study(&d, JA, "[nodes.en]\ntime = \"1\"\nsetup = [\"sleep 600\"]\n[nodes.ja]\nsetup = [\"sleep 600\"]\n");
-    let exp = env!("CARGO_BIN_EXE_exp");
-    let driver = Command::new(exp)
-        .args(["run", "--executor", "slurm", "--keep-going", "study.med"])
-        .current_dir(d.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the driver starts");
+    let driver = start_driver(&d, &["--keep-going"]);
     let ja = running_job(d.path(), "/ja.sh", Duration::from_secs(60));
     let cancelled = Command::new("scancel").arg(ja.to_string()).status().expect("scancel runs");
     assert!(cancelled.success());
@@ -266,13 +274,7 @@ fn ctrl_c_cancels_the_runs_jobs() {
     }
     let d = Dir::new();
     small_study(&d, JA, "[nodes.ja]\nsetup = [\"sleep 600\"]\n");
-    let driver = Command::new(env!("CARGO_BIN_EXE_exp"))
-        .args(["run", "--executor", "slurm", "study.med"])
-        .current_dir(d.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the driver starts");
+    let driver = start_driver(&d, &[]);
     let ja = running_job(d.path(), "/ja.sh", Duration::from_secs(60));
     let sent = Command::new("kill").args(["-INT", &driver.id().to_string()]).status().expect("kill runs");
     assert!(sent.success());
@@ -280,14 +282,16 @@ fn ctrl_c_cancels_the_runs_jobs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("… ja cancelled"), "{stderr}");
-    // The sleeping job and the mixture waiting for it are Slurm's no more.
+    // The sleeping job and the mixture waiting for it are Slurm's no more. (A cancelled
+    // job whose processes have not yet all exited is COMPLETING until Slurm's KillWait.)
     let started = Instant::now();
     while jobs_under(d.path()).iter().any(|(_, state, _)| state == "RUNNING" || state == "PENDING") {
         assert!(started.elapsed() < Duration::from_secs(30), "{:?}", jobs_under(d.path()));
         std::thread::sleep(Duration::from_millis(200));
     }
     let ended = jobs_under(d.path());
-    assert!(ended.iter().any(|(id, state, _)| *id == ja && state == "CANCELLED"), "{ended:?}");
+    let cancelled = |state: &str| state == "CANCELLED" || state == "COMPLETING";
+    assert!(ended.iter().any(|(id, state, _)| *id == ja && cancelled(state)), "{ended:?}");
 }
 
 /// A driver killed outright leaves its jobs running; the next run finds them and waits
@@ -299,14 +303,7 @@ fn a_driver_killed_mid_run_is_followed_by_one_that_reattaches() {
     }
     let d = Dir::new();
     small_study(&d, JA, "[nodes.ja]\nsetup = [\"sleep 6\"]\n");
-    let exp = env!("CARGO_BIN_EXE_exp");
-    let mut driver = Command::new(exp)
-        .args(["run", "--executor", "slurm", "study.med"])
-        .current_dir(d.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the driver starts");
+    let mut driver = start_driver(&d, &[]);
     let ja = running_job(d.path(), "/ja.sh", Duration::from_secs(60));
     driver.kill().expect("kill -9");
     driver.wait().expect("reaped");
@@ -327,17 +324,7 @@ fn two_drivers_at_once_compute_each_node_once() {
     }
     let d = Dir::new();
     small_study(&d, JA, "setup = [\"sleep 2\"]\n");
-    let exp = env!("CARGO_BIN_EXE_exp");
-    let start = || {
-        Command::new(exp)
-            .args(["run", "--executor", "slurm", "study.med"])
-            .current_dir(d.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("a driver starts")
-    };
-    let (a, b) = (start(), start());
+    let (a, b) = (start_driver(&d, &[]), start_driver(&d, &[]));
     let (a, b) = (a.wait_with_output().expect("a ends"), b.wait_with_output().expect("b ends"));
     let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(a.status.success() && b.status.success(), "{}\n{}", text(&a), text(&b));

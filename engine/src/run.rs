@@ -234,15 +234,9 @@ async fn schedule(
                 let index = store.index();
                 let finished = match outcome {
                     Outcome::Ran(manifest) => {
-                        let bytes: u64 = manifest.outputs.iter().map(|o| o.bytes).sum();
+                        let bytes = index_published(&index, node, &manifest, seconds)?;
                         summary.ran += 1;
                         summary.bytes += bytes;
-                        let inputs: Vec<(String, String)> =
-                            manifest.inputs.iter().map(|i| (i.role.clone(), i.identity.clone())).collect();
-                        let metrics: Vec<(String, Option<u64>, f64)> =
-                            manifest.metrics.iter().map(|(k, v)| (k.clone(), None, *v)).collect();
-                        index.put_node(&node.identity, &node.kind, node.version, &node.name,
-                            &serde_json::to_string(&node.params)?, &inputs, bytes, seconds, &metrics)?;
                         index.put_run_node(run_id, &node.name, &node.identity, "ran", seconds, None)?;
                         release(&resolved, i, &wanted, &mut pending, &mut ready);
                         Finished::Ran { bytes }
@@ -283,6 +277,23 @@ async fn schedule(
     }
     events.event(Event::RunFinished);
     Ok(summary)
+}
+
+/// Records a node just published (its lineage and metrics, from its manifest) in the
+/// index; returns the artifact's bytes. Both executors record through it.
+pub(crate) fn index_published(
+    index: &crate::index::Index,
+    node: &crate::resolve::Node,
+    manifest: &Manifest,
+    seconds: f64,
+) -> anyhow::Result<u64> {
+    let bytes: u64 = manifest.outputs.iter().map(|o| o.bytes).sum();
+    let inputs: Vec<(String, String)> = manifest.inputs.iter().map(|i| (i.role.clone(), i.identity.clone())).collect();
+    let metrics: Vec<(String, Option<u64>, f64)> =
+        manifest.metrics.iter().map(|(k, v)| (k.clone(), None, *v)).collect();
+    let params = serde_json::to_string(&node.params)?;
+    index.put_node(&node.identity, &node.kind, node.version, &node.name, &params, &inputs, bytes, seconds, &metrics)?;
+    Ok(bytes)
 }
 
 /// Slots of the local machine a node holds while it runs.

@@ -24,7 +24,9 @@ pub fn run(store: Option<PathBuf>, last: usize, run: Option<i64>) -> anyhow::Res
         None => runs.iter().map(|r| r.id).find(|&r| index.jobs_of_run(r).is_ok_and(|j| !j.is_empty())),
     };
     let Some(shown) = shown else { return Ok(ExitCode::SUCCESS) };
-    let jobs = index.jobs_of_run(shown)?;
+    let mut jobs = index.jobs_of_run(shown)?;
+    drop(index);
+    refresh(&mut jobs);
     if jobs.is_empty() {
         println!("run {shown} submitted no Slurm job");
         return Ok(ExitCode::SUCCESS);
@@ -38,4 +40,23 @@ pub fn run(store: Option<PathBuf>, last: usize, run: Option<i64>) -> anyhow::Res
         println!("  {:<width$}  {:>8}  {:<13} {:>10}  {why}{how}", j.name, j.job, j.state, j.elapsed);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Jobs recorded as still in Slurm's hands are asked of Slurm again (one `squeue`), so the
+/// states are current even when no driver is watching them (it was killed, say). Without
+/// a reachable Slurm the recorded states are shown.
+fn refresh(jobs: &mut [exp_engine::index::JobRecord]) {
+    use exp_engine::slurm::client::State;
+    let live: Vec<u64> = jobs.iter().filter(|j| State::parse(&j.state).is_live()).map(|j| j.job).collect();
+    if live.is_empty() {
+        return;
+    }
+    let Ok(now) = exp_engine::slurm::Slurm::default().states(&live) else { return };
+    for j in jobs.iter_mut() {
+        if let Some(k) = now.get(&j.job) {
+            j.state = k.state.as_str().to_string();
+            j.elapsed.clone_from(&k.elapsed);
+            j.reason.clone_from(&k.reason);
+        }
+    }
 }

@@ -19,7 +19,7 @@ use crate::events::{Event, Events, Finished};
 use crate::index::JobRecord;
 use crate::plan::{Decision, Step};
 use crate::resolve::Resolved;
-use crate::run::{skip_descendants, Options, Summary};
+use crate::run::{index_published, skip_descendants, Options, Summary};
 use crate::store::Store;
 use exp_stages::Resources;
 use std::collections::BTreeSet;
@@ -131,13 +131,7 @@ pub async fn drive(
                         Ok((job, files)) => {
                             counts.submitted += 1;
                             claim::set_job(&root, &node.identity, &Holder { job: Some(job), ..me.clone() })?;
-                            let r = resources(&resolved, i);
-                            events.event(Event::NodeStarted {
-                                node: node.name.clone(),
-                                kind: node.kind.clone(),
-                                cpus: r.cpus,
-                                gpus: r.gpus,
-                            });
+                            events.event(started(&resolved, i));
                             events.event(Event::Submitted { node: node.name.clone(), job, after });
                             record(&store, run_id, &resolved, i, job, true, &files, &State::Pending, None);
                             track[i] = Track::Live {
@@ -227,13 +221,7 @@ pub async fn drive(
                     if known.is_some_and(|s| s.state.is_live()) {
                         let s = known.expect("known").state.clone();
                         counts.reattached += 1;
-                        let r = resources(&resolved, i);
-                        events.event(Event::NodeStarted {
-                            node: node.name.clone(),
-                            kind: node.kind.clone(),
-                            cpus: r.cpus,
-                            gpus: r.gpus,
-                        });
+                        events.event(started(&resolved, i));
                         events.event(Event::Reattached { node: node.name.clone(), job, state: s.as_str().to_string() });
                         let files = Files::of(&root, run, &node.name);
                         record(&store, run_id, &resolved, i, job, false, &files, &s, known);
@@ -252,18 +240,13 @@ pub async fn drive(
                     let known = states.get(&job);
                     let now = known.map_or(State::Other("gone".into()), |s| s.state.clone());
                     if let Some(k) = known {
+                        update(&store, job, &k.state, &k.elapsed, &k.reason);
                         if k.state != state {
-                            update(&store, job, &k.state, &k.elapsed, &k.reason);
-                            events.event(Event::JobState {
-                                node: node.name.clone(),
-                                job,
-                                state: k.state.as_str().to_string(),
-                            });
+                            let shown = k.state.as_str().to_string();
+                            events.event(Event::JobState { node: node.name.clone(), job, state: shown });
                             if k.state == State::Running {
                                 events.event(Event::NodeRunning { node: node.name.clone() });
                             }
-                        } else {
-                            update(&store, job, &k.state, &k.elapsed, &k.reason);
                         }
                     }
                     if now.is_live() {
@@ -273,24 +256,9 @@ pub async fn drive(
                     let seconds = started.elapsed().as_secs_f64();
                     if store.contains(&node.identity) {
                         let manifest = store.manifest(&node.identity)?;
-                        let bytes: u64 = manifest.outputs.iter().map(|o| o.bytes).sum();
-                        let inputs: Vec<(String, String)> =
-                            manifest.inputs.iter().map(|i| (i.role.clone(), i.identity.clone())).collect();
-                        let metrics: Vec<(String, Option<u64>, f64)> =
-                            manifest.metrics.iter().map(|(k, v)| (k.clone(), None, *v)).collect();
-                        {
+                        let bytes = {
                             let index = store.index();
-                            index.put_node(
-                                &node.identity,
-                                &node.kind,
-                                node.version,
-                                &node.name,
-                                &serde_json::to_string(&node.params)?,
-                                &inputs,
-                                bytes,
-                                manifest.seconds,
-                                &metrics,
-                            )?;
+                            let bytes = index_published(&index, node, &manifest, manifest.seconds)?;
                             index.put_run_node(
                                 run_id,
                                 &node.name,
@@ -299,7 +267,8 @@ pub async fn drive(
                                 seconds,
                                 None,
                             )?;
-                        }
+                            bytes
+                        };
                         if mine {
                             claim::release(&root, &node.identity, &me);
                             summary.ran += 1;
@@ -372,9 +341,11 @@ pub async fn drive(
     Ok(summary)
 }
 
-fn resources(resolved: &Resolved, i: usize) -> Resources {
+/// Node `i` is in Slurm's hands, asking what its stage asks.
+fn started(resolved: &Resolved, i: usize) -> Event {
     let node = &resolved.nodes[i];
-    crate::stages::implementation(&node.kind).map_or_else(Resources::default, |s| s.resources(&node.params))
+    let r = crate::stages::implementation(&node.kind).map_or_else(Resources::default, |s| s.resources(&node.params));
+    Event::NodeStarted { node: node.name.clone(), kind: node.kind.clone(), cpus: r.cpus, gpus: r.gpus }
 }
 
 fn finished(resolved: &Resolved, i: usize, seconds: f64, outcome: Finished) -> Event {

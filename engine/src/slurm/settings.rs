@@ -170,7 +170,9 @@ struct RawJob {
     setup: Vec<String>,
 }
 
-/// The file: a job's settings at the top level, the driver's own, and the tables.
+/// The file: a job's settings at the top level (the fields of [`RawJob`] again: serde's
+/// `flatten` cannot be combined with `deny_unknown_fields`, and an unknown key must be an
+/// error), the driver's own, and the tables.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {

@@ -9,6 +9,20 @@ use crate::util::{plan_state, root, shown_artifact, shown_metric, Dir};
 #[test]
 fn cpt_then_sft_then_eval_on_the_toy_corpus() {
     let d = Dir::new();
+    let on_slurm = crate::slurm::Branch::new(&d, "eval_en_dominant");
+    std::thread::scope(|s| {
+        // The same branch as Slurm jobs, into another store, side by side with the local run.
+        let slurm_run = on_slurm.as_ref().map(|b| s.spawn(|| b.run(&d)));
+        local_branch(&d);
+        if let (Some(branch), Some(run)) = (&on_slurm, slurm_run) {
+            let out = run.join().expect("the Slurm run's thread");
+            crate::slurm::the_same_as_local(&d, branch, &out, &d.path().join("store"));
+        }
+    });
+}
+
+/// The branch trained here, checked, and two ablations planned against it.
+fn local_branch(d: &Dir) {
     let store = d.path().join("store");
     let store = store.to_str().expect("UTF-8 path");
     let study = root().join("experiments/corpus-expansion.med");
@@ -74,7 +88,4 @@ fn cpt_then_sft_then_eval_on_the_toy_corpus() {
     assert_eq!(state("cpt_en_dominant"), "cached");
     assert_eq!(state("sft_en_dominant"), "run");
     assert_eq!(state("eval_en_dominant"), "run");
-
-    // The same branch as Slurm jobs, into a fresh store: the same identities and bytes.
-    crate::slurm::the_same_branch_on_slurm(&d, &d.path().join("store"), "eval_en_dominant");
 }
