@@ -97,6 +97,24 @@ CREATE TABLE IF NOT EXISTS fingerprints (
 
 impl Index {
     pub fn open(path: &Path) -> rusqlite::Result<Index> {
+        // Two processes opening a fresh store at once (two drivers started together) race
+        // to switch it to WAL and create the tables; SQLite answers the loser "locked"
+        // at once, without waiting for its busy timeout, so the opening is retried.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match Index::try_open(path) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> rusqlite::Result<Index> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
