@@ -20,6 +20,8 @@ use std::sync::{Mutex, MutexGuard};
 pub const MANIFEST: &str = exp_stages::artifacts::MANIFEST;
 pub const ARTIFACT: &str = "artifact";
 pub const LOG: &str = "log.txt";
+/// The folders every store has (`open` makes them; a Slurm job checks they are there).
+const FOLDERS: [&str; 4] = ["objects", "tmp", "locks", "logs"];
 
 /// Everything known about one stored node.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,7 +63,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: &Path) -> anyhow::Result<Store> {
-        for sub in ["objects", "tmp", "locks", "logs"] {
+        for sub in FOLDERS {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).with_context(|| format!("cannot create the store at `{}`", root.display()))?;
         }
@@ -77,7 +79,7 @@ impl Store {
 
     /// Opens an existing store for a Slurm job: its files only, never the index.
     pub fn open_files(root: &Path) -> anyhow::Result<Store> {
-        for sub in ["objects", "tmp", "locks", "logs"] {
+        for sub in FOLDERS {
             if !root.join(sub).is_dir() {
                 bail!(
                     "`{}` is not a store (no `{sub}/`): is the store on a file system this node shares?",
