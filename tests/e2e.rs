@@ -14,6 +14,7 @@ mod diagnostics;
 mod docs;
 mod eval;
 mod fmt;
+mod megatron;
 mod report;
 mod run;
 mod show;

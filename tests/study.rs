@@ -80,14 +80,25 @@ fn the_full_scale_study_is_planned_with_where_each_node_runs() {
     for name in ["sft_enja_hybrid", "eval_base"] {
         assert_eq!(line(name).split_whitespace().nth(4), Some("gpu"), "{}", line(name));
     }
-    // The CPT nodes carry Table 1's layout: TP 2 × PP 4 × CP 1 × EP 4 needs at least 32 GPUs.
+    // The CPT nodes are Megatron-LM's, in Table 1's layout on 32 nodes of 8 GPUs: only the
+    // Slurm executor runs them.
     let detail = out
         .lines()
         .skip_while(|l| l.split_whitespace().nth(1) != Some("cpt_en_dominant"))
         .nth(1)
         .expect("a placement line under the CPT node");
-    assert!(detail.contains("tp 2 × pp 4 × cp 1 × ep 4 (≥ 32 GPUs)"), "{detail}");
-    assert!(detail.contains("needs 1 GPU, this machine has 0"), "{detail}");
+    assert!(
+        detail.contains(
+            "cluster: 32 nodes × 8 GPUs with Megatron-LM, tp 2 × pp 4 × cp 1 × ep 4; run it with `--executor slurm`"
+        ),
+        "{detail}"
+    );
+    let sft = out
+        .lines()
+        .skip_while(|l| l.split_whitespace().nth(1) != Some("sft_en_dominant"))
+        .nth(1)
+        .expect("a placement line under the SFT node");
+    assert!(sft.contains("needs 1 GPU, this machine has 0"), "{sft}");
     // The toy profile of the same file runs everything on the CPU.
     let toy = exp_with_env(d.path(), &[&args[..3], &["--profile", "toy"], &args[3..]].concat(), &[]);
     assert_eq!(toy.status, 0, "{}", toy.stderr);

@@ -179,6 +179,8 @@ pub enum Default {
     WarmupFraction(f64),
     /// A warm-up of a step count (`20 steps`).
     WarmupSteps(i64),
+    /// The constructor of a `Variant` parameter called with every default (`exp`).
+    Variant(&'static str),
 }
 
 impl Default {
@@ -202,6 +204,7 @@ impl Default {
             Default::Schedule { peak, floor, shape } => format!("{peak} -> {floor} {shape}"),
             Default::WarmupFraction(f) => format!("{}%", f * 100.0),
             Default::WarmupSteps(n) => format!("{n} steps"),
+            Default::Variant(name) => (*name).to_string(),
         })
     }
 }
@@ -272,13 +275,33 @@ pub struct Read {
 /// A node's lowered parameters.
 pub type Params = BTreeMap<String, Value>;
 
+/// What a kind's rules may look at beyond the node's own parameters: the nodes upstream
+/// of it (kind and parameters, input by input), and the experiment's folder, where the
+/// files `Path` parameters name are. A training node's layout is judged against its base
+/// model's dimensions this way.
+#[derive(Clone, Copy)]
+pub struct Upstream<'a> {
+    pub nodes: &'a [crate::graph::Node],
+    pub inputs: &'a [crate::graph::Input],
+    pub root: &'a std::path::Path,
+}
+
+impl<'a> Upstream<'a> {
+    /// The node bound to `role`, with what is upstream of it.
+    pub fn input(&self, role: &str) -> Option<(&'a crate::graph::Node, Upstream<'a>)> {
+        let key = &self.inputs.iter().find(|i| i.role == role)?.node;
+        let node = self.nodes.iter().find(|n| &n.key == key)?;
+        Some((node, Upstream { nodes: self.nodes, inputs: &node.inputs, root: self.root }))
+    }
+}
+
 /// A kind's typed parameters as the checker and the tests see them: functions over the
 /// lowered parameters, made by the stages crate from the kind's parameters struct.
 #[derive(Clone, Copy)]
 pub struct Typed {
     /// The rules between parameters that these values break (run on every node when
     /// checking); a value that does not fit the struct is reported here too.
-    pub rules: fn(&Params) -> Vec<Broken>,
+    pub rules: fn(&Params, &Upstream) -> Vec<Broken>,
     /// The parameters read into the struct and written back: equal to the input when the
     /// struct and the schema agree on every parameter (tested for every kind).
     pub round_trip: fn(&Params) -> Result<Params, String>,

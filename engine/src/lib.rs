@@ -13,6 +13,7 @@ pub mod fingerprint;
 pub mod identity;
 pub mod index;
 pub mod lock;
+pub mod megatron;
 pub mod placement;
 pub mod plan;
 pub mod progress;

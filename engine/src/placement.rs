@@ -46,6 +46,8 @@ pub struct Placement {
     pub resources: Resources,
     /// The Megatron-LM layout a trainer node declares for cluster scale, if any.
     pub layout: Option<Layout>,
+    /// The hosts a node that runs only on a cluster needs (Megatron-LM trains it).
+    pub cluster: Option<exp_stages::Cluster>,
     /// What the machine lacks for this node, in words (empty: it fits).
     pub unmet: Vec<String>,
 }
@@ -58,6 +60,11 @@ pub fn place(node: &Node, machine: &Machine) -> Placement {
     let stage = crate::stages::implementation(&node.kind);
     let resources = stage.map_or_else(Resources::default, |s| s.resources(&node.params));
     let layout = stage.and_then(|s| s.layout(&node.params));
+    let cluster = stage.and_then(|s| s.cluster(&node.params));
+    if cluster.is_some() {
+        // What this machine lacks does not matter: only a cluster executor runs it.
+        return Placement { executor: "cluster", resources, layout, cluster, unmet: Vec::new() };
+    }
     let mut unmet = Vec::new();
     if resources.gpus > 0 && !machine.cuda_built {
         unmet.push("this exp is built without the `cuda` feature".to_string());
@@ -70,13 +77,20 @@ pub fn place(node: &Node, machine: &Machine) -> Placement {
             machine.gpus
         ));
     }
-    Placement { executor: "local", resources, layout, unmet }
+    Placement { executor: "local", resources, layout, cluster, unmet }
 }
 
 impl Placement {
     /// `local: 1 cpu` or `local: 1 gpu (cuda)`, then the cluster layout if declared.
     /// (Memory is left out: a stage's figure is a default, not an estimate of its model.)
     pub fn describe(&self) -> String {
+        if let Some(c) = &self.cluster {
+            let l = self.layout.unwrap_or(Layout { tp: 1, pp: 1, cp: 1, ep: 1 });
+            return format!(
+                "cluster: {} nodes × {} GPUs with Megatron-LM, tp {} × pp {} × cp {} × ep {}; run it with `--executor slurm`",
+                c.nodes, c.gpus_per_node, l.tp, l.pp, l.cp, l.ep
+            );
+        }
         let r = &self.resources;
         let what = if r.gpus > 0 { format!("{} gpu (cuda)", r.gpus) } else { format!("{} cpu", r.cpus) };
         let mut out = format!("{}: {what}", self.executor);

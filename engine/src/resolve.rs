@@ -44,7 +44,7 @@ pub struct Input {
 }
 
 /// An experiment ready to plan and run.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Resolved {
     pub experiment: String,
     /// The `.med` file, canonical: the key of its records in the index.
@@ -55,6 +55,30 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// Blocks the nodes only a cluster runs (`trainer: megatron(…)`), and what needs them,
+    /// for the local executor.
+    pub fn on_this_machine(&mut self) {
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].problem.is_some() {
+                continue;
+            }
+            let node = &self.nodes[i];
+            let cluster = crate::stages::implementation(&node.kind).and_then(|s| s.cluster(&node.params));
+            let problem = match cluster {
+                Some(c) => Some(format!(
+                    "trains with Megatron-LM on {} × {} GPUs: run it with `--executor slurm`",
+                    c.nodes, c.gpus_per_node
+                )),
+                None => node
+                    .inputs
+                    .iter()
+                    .find(|inp| self.nodes[inp.node].problem.is_some())
+                    .map(|bad| format!("input `{}` cannot be computed", self.nodes[bad.node].name)),
+            };
+            self.nodes[i].problem = problem;
+        }
+    }
+
     pub fn by_name(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name == name)
     }

@@ -8,6 +8,7 @@ pub mod artifacts;
 pub mod documents;
 pub mod eval;
 pub mod files;
+pub mod hf_config;
 pub mod kinds;
 pub mod licence;
 pub mod mecab;
@@ -19,7 +20,7 @@ pub mod sentencepiece;
 pub mod stage;
 
 use exp_dsl::schema::{Catalog, KindSchema};
-pub use stage::{cores, Context, InputArtifact, Reporter, Resources, Stage, StageError};
+pub use stage::{cores, Cluster, Context, InputArtifact, Reporter, Resources, Stage, StageError};
 
 /// Where a stage kind's code is.
 pub enum Kind {
@@ -67,7 +68,6 @@ pub static REGISTRY: &[Kind] = &[
     Kind::Trainer(&kinds::model::MIXTRAL),
     Kind::Trainer(&kinds::model::HF_CHECKPOINT),
     Kind::Trainer(&kinds::train::CPT),
-    Kind::Planned(&kinds::train::MEGATRON_CPT),
     Kind::Trainer(&kinds::train::SFT),
     Kind::Trainer(&kinds::eval::JMEDBENCH),
     Kind::Here(&report::compare::Compare),

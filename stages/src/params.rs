@@ -8,7 +8,7 @@
 //! reads the lowered parameters into `P` and asks `P` for the rules between them, so
 //! `global_batch: 3, micro_batch: 2` is an error of `exp check`, not of a run.
 
-use exp_dsl::schema::{Broken, Read, Typed};
+use exp_dsl::schema::{Broken, Read, Typed, Upstream};
 use exp_dsl::Value;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -18,6 +18,11 @@ use std::collections::BTreeMap;
 pub trait Params: DeserializeOwned {
     /// The rules between parameters that these values break.
     fn broken(&self) -> Vec<Broken> {
+        Vec::new()
+    }
+
+    /// The rules that also look upstream (a trainer's layout against its base model).
+    fn broken_upstream(&self, _upstream: &Upstream) -> Vec<Broken> {
         Vec::new()
     }
 
@@ -36,9 +41,13 @@ pub fn parse<P: DeserializeOwned>(params: &BTreeMap<String, Value>) -> Result<P,
 
 /// The schema's `rules` for a kind whose parameters are `P`. A value that does not fit
 /// `P` is a bug of the schema (lowering made it), reported rather than hidden.
-pub fn rules<P: Params>(params: &BTreeMap<String, Value>) -> Vec<Broken> {
+pub fn rules<P: Params>(params: &BTreeMap<String, Value>, upstream: &Upstream) -> Vec<Broken> {
     match parse::<P>(params) {
-        Ok(p) => p.broken(),
+        Ok(p) => {
+            let mut broken = p.broken();
+            broken.extend(p.broken_upstream(upstream));
+            broken
+        }
         Err(e) => vec![Broken { param: "", message: format!("the lowered parameters do not fit the kind: {e}") }],
     }
 }

@@ -24,6 +24,14 @@ impl Default for Resources {
     }
 }
 
+/// A node that runs on whole hosts of a cluster, through a cluster executor only
+/// (Megatron-LM): `nodes` hosts of `gpus_per_node` GPUs, one task on each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    pub nodes: usize,
+    pub gpus_per_node: usize,
+}
+
 /// The CPUs this process may use: what a stage that computes on every core asks for,
 /// and the default number of CPU slots.
 pub fn cores() -> usize {
@@ -138,6 +146,12 @@ pub trait Stage: Send + Sync {
     /// The Megatron-LM layout a trainer declares for cluster scale (`parallel:`), which
     /// plans show beside where the node runs here.
     fn layout(&self, _params: &BTreeMap<String, Value>) -> Option<crate::kinds::train::Layout> {
+        None
+    }
+
+    /// The hosts a node needs when it runs only on a cluster (`trainer: megatron(…)`);
+    /// the local executor refuses such a node.
+    fn cluster(&self, _params: &BTreeMap<String, Value>) -> Option<Cluster> {
         None
     }
 

@@ -92,7 +92,8 @@ fn lowered(definition: &str) -> BTreeMap<String, Value> {
 }
 
 fn assert_typed(kind: &KindSchema, params: &BTreeMap<String, Value>) {
-    assert_eq!((kind.typed.rules)(params), vec![], "{}: the defaults break a rule", kind.name);
+    let upstream = exp_dsl::schema::Upstream { nodes: &[], inputs: &[], root: Path::new(".") };
+    assert_eq!((kind.typed.rules)(params, &upstream), vec![], "{}: the defaults break a rule", kind.name);
     let back = (kind.typed.round_trip)(params).unwrap_or_else(|e| panic!("{}: {e}", kind.name));
     assert_eq!(&back, params, "{}: the struct and the schema disagree", kind.name);
 }

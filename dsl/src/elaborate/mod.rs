@@ -294,7 +294,8 @@ impl<'a> Elaborator<'a> {
             return None;
         }
         // Rules between parameters, judged on the lowered values (defaults included).
-        let broken = (kind.typed.rules)(&params);
+        let upstream = crate::schema::Upstream { nodes: &self.nodes, inputs: &inputs, root: &self.root_dir };
+        let broken = (kind.typed.rules)(&params, &upstream);
         for b in &broken {
             let at = bound.get(b.param).map_or(span, |(_, _, s)| *s);
             self.diags.push(
@@ -502,5 +503,16 @@ fn default_value(d: &Default, ty: &Ty) -> Option<Value> {
         ]),
         Default::WarmupFraction(f) => Value::map([("fraction", Value::Float(*f))]),
         Default::WarmupSteps(s) => Value::map([("steps", Value::Int(*s))]),
+        // Lowered as the constructor call `name` with no arguments would be.
+        Default::Variant(name) => {
+            let Ty::Variant(ctors) = ty else { return None };
+            let ctor = ctors.iter().find(|c| c.name == *name)?;
+            let mut fields = BTreeMap::new();
+            for p in ctor.params {
+                fields.insert(p.name.to_string(), default_value(&p.default, &p.ty)?);
+            }
+            fields.insert("type".into(), Value::Str((*name).to_string()));
+            Value::Map(fields)
+        }
     })
 }

@@ -17,7 +17,10 @@ pub fn run(
     executor: &Executor,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
-    let Some((store, resolved)) = open(file, profile.clone(), store, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some((store, mut resolved)) = open(file, profile.clone(), store, color)? else { return Ok(ExitCode::FAILURE) };
+    if matches!(executor, Executor::Local) {
+        std::sync::Arc::make_mut(&mut resolved).on_this_machine();
+    }
     let steps = make_plan(&resolved, &store, against, profile, color)?;
     print_plan(&resolved, &steps, &store, executor);
     Ok(ExitCode::SUCCESS)
@@ -93,6 +96,9 @@ pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store, executor: 
                 "",
                 exp_engine::slurm::script::options(n, settings).join(" ")
             );
+            for line in exp_engine::megatron::preview(resolved, step.node, store) {
+                println!("  {:7} {:<width$}  ↳ {line}", "", "");
+            }
             continue;
         }
         if let Some(p) = placement.filter(|p| p.resources.gpus > 0 || p.layout.is_some() || !p.unmet.is_empty()) {

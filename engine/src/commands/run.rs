@@ -16,7 +16,10 @@ pub fn run(
     dry_run: bool,
     color: bool,
 ) -> anyhow::Result<ExitCode> {
-    let Some((store, resolved)) = open(file, profile.clone(), store, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some((store, mut resolved)) = open(file, profile.clone(), store, color)? else { return Ok(ExitCode::FAILURE) };
+    if matches!(options.executor, exp_engine::run::Executor::Local) {
+        std::sync::Arc::make_mut(&mut resolved).on_this_machine();
+    }
     let steps = make_plan(&resolved, &store, None, profile, color)?;
     if dry_run {
         print_plan(&resolved, &steps, &store, &options.executor);

@@ -26,7 +26,18 @@ pub fn options(node: &Node, settings: &Settings) -> Vec<String> {
     if let Some(t) = &job.time {
         out.push(format!("--time={t}"));
     }
-    out.extend(gpus(r.gpus, settings.gpus_per_node));
+    match stage.and_then(|s| s.cluster(&node.params)) {
+        // Whole hosts, one task each (the trainer starts its own processes); `--requeue`
+        // lets the job continue from its checkpoint after its time limit.
+        Some(c) => out.extend([
+            format!("--nodes={}", c.nodes),
+            "--ntasks-per-node=1".into(),
+            format!("--gpus-per-node={}", c.gpus_per_node),
+            "--exclusive".into(),
+            "--requeue".into(),
+        ]),
+        None => out.extend(gpus(r.gpus, settings.gpus_per_node)),
+    }
     out.push(format!("--cpus-per-task={}", job.cpus.unwrap_or(r.cpus).max(1)));
     out.push(format!("--mem={}", job.mem.clone().unwrap_or_else(|| format!("{}M", r.memory_mb.max(1)))));
     out.extend(job.sbatch.iter().cloned());
@@ -98,6 +109,10 @@ pub fn write(
         chdir => resolved.root.display().to_string(),
         options => options(node, settings),
         setup => job.setup,
+        megatron => settings.megatron.as_ref().map(|m| minijinja::context! {
+            source => m.source.display().to_string(),
+            python => m.python.display().to_string(),
+        }),
         exp => exp.display().to_string(),
         store => store.display().to_string(),
         spec => files.spec.display().to_string(),

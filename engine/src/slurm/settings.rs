@@ -15,6 +15,10 @@
 //!
 //! [nodes.eval_en_dominant]
 //! time = "30:00"
+//!
+//! [megatron]
+//! source = "/shared/Megatron-LM"        # a clone at the trainer's tag
+//! python = "/shared/megatron-env/bin/python"
 //! ```
 //!
 //! Problems are diagnostics (E0301) with the file, line and column, like a `.med` file's.
@@ -64,6 +68,17 @@ pub struct Settings {
     pub gpus_per_node: usize,
     /// The `exp` binary as the compute nodes see it (default: the running one).
     pub exp: Option<PathBuf>,
+    /// Where Megatron-LM is on the cluster, for `trainer: megatron(…)` nodes.
+    pub megatron: Option<MegatronInstall>,
+}
+
+/// `[megatron]`: a Megatron-LM source tree and the Python that runs it, as the compute
+/// nodes see them. The job checks both and that the tree is the trainer's version.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MegatronInstall {
+    pub source: PathBuf,
+    pub python: PathBuf,
 }
 
 impl Default for Settings {
@@ -77,6 +92,7 @@ impl Default for Settings {
             poll_seconds: 5.0,
             gpus_per_node: 8,
             exp: None,
+            megatron: None,
         }
     }
 }
@@ -190,6 +206,7 @@ struct Raw {
     poll_seconds: Option<Spanned<f64>>,
     gpus_per_node: Option<Spanned<i64>>,
     exp: Option<String>,
+    megatron: Option<MegatronInstall>,
     #[serde(default)]
     kinds: BTreeMap<Spanned<String>, RawJob>,
     #[serde(default)]
@@ -243,6 +260,7 @@ fn parse(text: &str, file: usize, kinds: &[&str]) -> Result<Settings, Vec<Diagno
         settings.gpus_per_node = (*g.get_ref()).max(1) as usize;
     }
     settings.exp = raw.exp.map(PathBuf::from);
+    settings.megatron = raw.megatron;
     for (kind, raw) in raw.kinds {
         if !kinds.contains(&kind.get_ref().as_str()) {
             let hint = exp_dsl::suggest::closest(kind.get_ref(), kinds.iter().copied());

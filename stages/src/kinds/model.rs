@@ -1,6 +1,7 @@
 //! Base models: a configured Mixtral-style MoE, or a Hugging Face checkpoint on disk.
 
 use super::{COUNT, SEED};
+use crate::hf_config::MixtralConfig;
 use crate::params::{typed, Params};
 use exp_dsl::schema::{Artifact, Default, KindSchema, Param, Role, Ty};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,40 @@ pub struct MixtralParams {
     pub seed: u64,
 }
 impl Params for MixtralParams {}
+
+impl MixtralParams {
+    /// The preset with each given dimension replaced. The vocabulary is `vocab`, else 0:
+    /// the stage takes it from its tokenizer.
+    pub fn config(&self) -> MixtralConfig {
+        let mut config = match self.preset {
+            Preset::LlmJp8x13b => MixtralConfig::llm_jp_8x13b(),
+            Preset::Tiny => MixtralConfig::tiny(0),
+        };
+        let overrides: [(Option<u64>, &mut usize); 9] = [
+            (self.hidden, &mut config.hidden_size),
+            (self.layers, &mut config.num_hidden_layers),
+            (self.heads, &mut config.num_attention_heads),
+            (self.kv_heads, &mut config.num_key_value_heads),
+            (self.experts, &mut config.num_local_experts),
+            (self.top_k, &mut config.num_experts_per_tok),
+            (self.intermediate, &mut config.intermediate_size),
+            (self.context, &mut config.max_position_embeddings),
+            (self.vocab, &mut config.vocab_size),
+        ];
+        for (given, field) in overrides {
+            if let Some(v) = given {
+                *field = v as usize;
+            }
+        }
+        if self.hidden.is_some() || self.heads.is_some() {
+            config.head_dim = config.hidden_size / config.num_attention_heads;
+        }
+        if let Some(theta) = self.rope_theta {
+            config.rope_theta = theta;
+        }
+        config
+    }
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

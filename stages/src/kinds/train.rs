@@ -1,10 +1,12 @@
 //! Continued pre-training and supervised fine-tuning. Every hyperparameter of the paper's
 //! Table 1 (CPT) and SFT settings is a parameter; the defaults are the paper's.
 
+use super::model::{HfCheckpointParams, MixtralParams};
 use super::{COUNT, SEED};
+use crate::hf_config::MixtralConfig;
 use crate::params::{rule, typed, Params};
 use exp_dsl::ast::Unit;
-use exp_dsl::schema::{Artifact, Broken, Default, KindSchema, Param, Role, Ty};
+use exp_dsl::schema::{Artifact, Broken, Constructor, Default, KindSchema, Param, Role, Ty, Upstream};
 use exp_dsl::typed::{Schedule, Warmup};
 use serde::{Deserialize, Serialize};
 
@@ -24,11 +26,41 @@ const PARALLEL: &[Param] = &[
     Param::with("ep", COUNT, Default::Int(1), "expert parallel"),
 ];
 
+/// Who computes a training node: part of its identity, since two trainers do not give the
+/// same numbers.
+pub const TRAINERS: &[Constructor] = &[
+    Constructor { name: "exp", params: &[], doc: "exp's own burn trainer, on `device`" },
+    Constructor {
+        name: "megatron",
+        params: &[
+            Param::with(
+                "version",
+                Ty::Enum(&[MEGATRON_VERSION]),
+                Default::Sym(MEGATRON_VERSION),
+                "Megatron-LM release tag (the flags exp renders are this version's)",
+            ),
+            Param::with("nodes", COUNT, Default::Int(1), "cluster nodes"),
+            Param::with(
+                "gpus_per_node",
+                COUNT,
+                Default::Int(8),
+                "GPUs of each node: the world is nodes × gpus_per_node",
+            ),
+        ],
+        doc: "Megatron-LM's `pretrain_gpt.py`, launched through the Slurm executor",
+    },
+];
+
+/// The Megatron-LM tag exp renders launches for: the last whose training code runs on
+/// Python 3.11.
+pub const MEGATRON_VERSION: &str = "core_v0.16.1";
+
 pub static CPT: KindSchema = KindSchema {
     name: "cpt",
     // 2: `train_log.jsonl` records the tokens seen at each step.
     // 3: every default in the schema (`lr` and `warmup` were the trainer's).
-    version: 3,
+    // 4: `trainer`: exp's own or Megatron-LM (`megatron_cpt` is gone).
+    version: 4,
     output: Artifact::Model,
     role: Role::Pretrain,
     params: &[
@@ -70,6 +102,7 @@ pub static CPT: KindSchema = KindSchema {
         ),
         Param::with("seed", SEED, Default::Int(0), "data order and initialisation seed"),
         Param::with("device", DEVICE, Default::Sym("cpu"), "where our trainer runs"),
+        Param::with("trainer", Ty::Variant(TRAINERS), Default::Variant("exp"), "who trains: `exp` or `megatron(…)`"),
         Param::with(
             "parallel",
             Ty::Struct(PARALLEL),
@@ -79,18 +112,6 @@ pub static CPT: KindSchema = KindSchema {
     ],
     doc: "continued pre-training of a MoE model",
     typed: typed::<CptParams>(),
-};
-
-/// The same node handed to Megatron-LM at cluster scale.
-pub static MEGATRON_CPT: KindSchema = KindSchema {
-    name: "megatron_cpt",
-    // 2: every default in the schema.
-    version: 2,
-    output: Artifact::Model,
-    role: Role::Pretrain,
-    params: CPT.params,
-    doc: "continued pre-training launched with Megatron-LM on a cluster",
-    typed: typed::<MegatronCptParams>(),
 };
 
 pub static SFT: KindSchema = KindSchema {
@@ -218,27 +239,96 @@ impl Optimiser {
     }
 }
 
+/// The optimiser steps of pre-training on `corpus_tokens` tokens (before `max_steps`), for
+/// every trainer: `tokens` ÷ (global batch × sequence) rounded up, or one epoch, every
+/// whole sample of `seq` + 1 tokens (a sample's last token is the next one's first).
+pub fn pretraining_steps(corpus_tokens: u64, seq: u64, global_batch: u64, tokens: Option<u64>) -> u64 {
+    match tokens {
+        Some(t) => t.div_ceil(global_batch * seq).max(1),
+        None => (corpus_tokens.saturating_sub(1) / seq / global_batch).max(1),
+    }
+}
+
+/// Who trains a node (`trainer:`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Trainer {
+    Exp,
+    Megatron(Megatron),
+}
+
+/// `megatron(version, nodes, gpus_per_node)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Megatron {
+    pub version: String,
+    pub nodes: u64,
+    pub gpus_per_node: u64,
+}
+
+impl Megatron {
+    /// Megatron-LM's world size: one process per GPU.
+    pub fn world(&self) -> u64 {
+        self.nodes * self.gpus_per_node
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CptParams {
     /// Tokens to train on; one epoch of the data when absent.
     pub tokens: Option<u64>,
     pub parallel: Option<Layout>,
+    pub trainer: Trainer,
     #[serde(flatten)]
     pub optimiser: Optimiser,
 }
-impl Params for CptParams {
-    fn broken(&self) -> Vec<Broken> {
-        self.optimiser.broken()
+
+impl CptParams {
+    /// The layout Megatron-LM runs: `parallel`, or no parallelism when absent.
+    pub fn layout(&self) -> Layout {
+        self.parallel.unwrap_or(Layout { tp: 1, pp: 1, cp: 1, ep: 1 })
     }
 }
 
-/// `megatron_cpt`: the parameters of `cpt`, handed to Megatron-LM (which has dropout).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MegatronCptParams(pub CptParams);
-impl Params for MegatronCptParams {
+impl Params for CptParams {
     fn broken(&self) -> Vec<Broken> {
-        self.0.optimiser.batch_rules()
+        match &self.trainer {
+            Trainer::Exp => self.optimiser.broken(),
+            // Megatron-LM has dropout; its layout rules that need no model are judged
+            // here, those on the model's dimensions where the base is known (`exp check`).
+            Trainer::Megatron(m) => {
+                let mut broken = self.optimiser.batch_rules();
+                broken.extend(crate::megatron::layout::world_rules(&self.layout(), m, &self.optimiser));
+                broken
+            }
+        }
+    }
+
+    /// Megatron-LM's rules on the base model's dimensions, where they are known when
+    /// checking: a `mixtral` preset, or an `hf_checkpoint` whose `config.json` is there.
+    fn broken_upstream(&self, upstream: &Upstream) -> Vec<Broken> {
+        let Trainer::Megatron(_) = self.trainer else { return Vec::new() };
+        match base_model(upstream) {
+            Some(Ok(model)) => crate::megatron::layout::model_rules(&self.layout(), &model, self.optimiser.seq),
+            Some(Err(message)) => vec![Broken { param: "base", message }],
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The configuration of the model a training node starts from, following `base` through
+/// earlier training nodes; `None` where it is not known before running (a checkpoint
+/// whose files are not there yet: the plan says so).
+pub fn base_model(upstream: &Upstream) -> Option<Result<MixtralConfig, String>> {
+    let (node, above) = upstream.input("base")?;
+    match node.kind.as_str() {
+        "mixtral" => Some(crate::params::parse::<MixtralParams>(&node.params).map(|p| p.config())),
+        "hf_checkpoint" => {
+            let p = crate::params::parse::<HfCheckpointParams>(&node.params).ok()?;
+            let file = upstream.root.join(&p.path).join("config.json");
+            file.exists().then(|| MixtralConfig::read(&file).map_err(|e| e.to_string()))
+        }
+        _ => base_model(&above),
     }
 }
 

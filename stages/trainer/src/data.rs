@@ -125,11 +125,8 @@ impl Pretraining {
                 seq + 1
             ));
         }
-        let per_step = (global_batch * seq) as u64;
-        let steps = match tokens {
-            Some(t) => t.div_ceil(per_step).max(1),
-            None => (samples / global_batch).max(1) as u64,
-        };
+        let steps =
+            exp_stages::kinds::train::pretraining_steps(stream.len() as u64, seq as u64, global_batch as u64, tokens);
         Ok(Pretraining { tokens: stream, seq, global_batch, steps, samples: Stream::new(samples, seed) })
     }
 

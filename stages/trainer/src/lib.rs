@@ -5,7 +5,7 @@
 //! without it.
 
 pub mod checkpoint;
-pub mod config;
+pub use exp_stages::hf_config as config;
 pub mod data;
 pub mod model;
 pub mod provider;

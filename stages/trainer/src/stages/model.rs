@@ -2,10 +2,9 @@
 //! on disk) stages. Both produce a model artifact in the Hugging Face layout.
 
 use crate::checkpoint;
-use crate::config::MixtralConfig;
 use crate::model::{Init, Mixtral};
 use exp_dsl::schema::KindSchema;
-use exp_stages::kinds::model::{HfCheckpointParams, MixtralParams, Preset, HF_CHECKPOINT, MIXTRAL};
+use exp_stages::kinds::model::{HfCheckpointParams, MixtralParams, HF_CHECKPOINT, MIXTRAL};
 use exp_stages::{Context, Stage, StageError};
 
 /// Weights are written in shards of at most 2 GB, so no single file gets unwieldy; a
@@ -25,34 +24,9 @@ impl Stage for MixtralStage {
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
         let p: MixtralParams = ctx.params()?;
-        let mut config = match p.preset {
-            Preset::LlmJp8x13b => MixtralConfig::llm_jp_8x13b(),
-            Preset::Tiny => MixtralConfig::tiny(0),
-        };
-        if let Some(dir) = ctx.inputs_for("tokenizer").next() {
+        let mut config = p.config();
+        if let (Some(dir), None) = (ctx.inputs_for("tokenizer").next(), p.vocab) {
             config.vocab_size = exp_stages::kinds::tokenize::load_tokenizer(&dir.dir)?.vocab_size();
-        }
-        let overrides: [(Option<u64>, &mut usize); 9] = [
-            (p.hidden, &mut config.hidden_size),
-            (p.layers, &mut config.num_hidden_layers),
-            (p.heads, &mut config.num_attention_heads),
-            (p.kv_heads, &mut config.num_key_value_heads),
-            (p.experts, &mut config.num_local_experts),
-            (p.top_k, &mut config.num_experts_per_tok),
-            (p.intermediate, &mut config.intermediate_size),
-            (p.context, &mut config.max_position_embeddings),
-            (p.vocab, &mut config.vocab_size),
-        ];
-        for (given, field) in overrides {
-            if let Some(v) = given {
-                *field = v as usize;
-            }
-        }
-        if p.hidden.is_some() || p.heads.is_some() {
-            config.head_dim = config.hidden_size / config.num_attention_heads;
-        }
-        if let Some(theta) = p.rope_theta {
-            config.rope_theta = theta;
         }
         if config.vocab_size == 0 {
             return Err(StageError::Param("the vocabulary size is unknown: give `tokenizer:` or `vocab:`".into()));

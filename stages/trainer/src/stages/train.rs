@@ -12,9 +12,9 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use exp_dsl::schema::KindSchema;
 use exp_dsl::Value;
-use exp_stages::kinds::train::{CptParams, Device, Layout, Optimiser, SftParams, CPT, SFT};
+use exp_stages::kinds::train::{CptParams, Device, Layout, Optimiser, SftParams, Trainer, CPT, SFT};
 use exp_stages::params::parse;
-use exp_stages::{Context, Resources, Stage, StageError};
+use exp_stages::{Cluster, Context, Resources, Stage, StageError};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -36,15 +36,32 @@ impl Stage for Cpt {
     }
 
     fn resources(&self, params: &BTreeMap<String, Value>) -> Resources {
-        resources(parse::<CptParams>(params).ok().map(|p| p.optimiser.device))
+        match parse::<CptParams>(params) {
+            // The job on the allocation's first host only starts and watches Megatron-LM.
+            Ok(CptParams { trainer: Trainer::Megatron(m), .. }) => {
+                Resources { cpus: 1, memory_mb: 4096, gpus: (m.nodes * m.gpus_per_node) as usize }
+            }
+            p => resources(p.ok().map(|p| p.optimiser.device)),
+        }
     }
 
     fn layout(&self, params: &BTreeMap<String, Value>) -> Option<Layout> {
         parse::<CptParams>(params).ok()?.parallel
     }
 
+    fn cluster(&self, params: &BTreeMap<String, Value>) -> Option<Cluster> {
+        match parse::<CptParams>(params).ok()?.trainer {
+            Trainer::Megatron(m) => Some(Cluster { nodes: m.nodes as usize, gpus_per_node: m.gpus_per_node as usize }),
+            Trainer::Exp => None,
+        }
+    }
+
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
         let p: CptParams = ctx.params()?;
+        if let Trainer::Megatron(m) = &p.trainer {
+            let base = checkpoint::model_dir(&input(ctx, "base")?).map_err(|e| StageError::Param(e.to_string()))?;
+            return exp_stages::megatron::steps::run(ctx, &p, m, &base, &input(ctx, "data")?);
+        }
         let o = &p.optimiser;
         let (seq, global_batch) = (o.seq as usize, o.global_batch as usize);
         let dir = input(ctx, "data")?;
