@@ -12,11 +12,13 @@
 //!   the weights), all of it for training (`--split 100,0,0`, no evaluation);
 //! - the tokenizer: the shards are already token ids, so Megatron needs only the
 //!   vocabulary size, which the base checkpoint fixes: `NullTokenizer` with the base's
-//!   vocabulary (Megatron's `SentencePieceTokenizer` would add its own special pieces to
-//!   the LLM-jp vocabulary and change its size);
+//!   vocabulary, so no rank loads a tokenizer model (on the LLM-jp model Megatron's
+//!   `SentencePieceTokenizer` pads to the same 99,584 rows; its end-of-document id differs,
+//!   which matters only with `--eod-mask-loss` or `--reset-*`, never rendered);
 //! - checkpoints: the base converted to Megatron's format is `--pretrained-checkpoint`;
 //!   `--load` and `--save` are one folder in the store's cache, so a job requeued after its
-//!   time limit resumes where it saved.
+//!   time limit resumes where it saved; all in the `torch` format, the one Megatron's
+//!   checkpoint converter writes and reads.
 
 use super::layout::data_parallel;
 use crate::hf_config::MixtralConfig;
@@ -117,7 +119,8 @@ pub fn render(
     a.flag("--moe-ffn-hidden-size", model.intermediate_size);
     a.flag("--moe-router-load-balancing-type", "aux_loss");
     a.flag("--moe-aux-loss-coeff", number(o.aux_loss));
-    a.switch("--moe-grouped-gemm");
+    // No `--moe-grouped-gemm`: its experts are named apart from the converter's
+    // (`linear_fc1.weight<i>` in one module), so a converted base would not load.
     a.flag("--moe-token-dispatcher-type", "alltoall");
     a.flag("--tokenizer-type", "NullTokenizer");
     // NullTokenizer's vocabulary is this many ids plus its end-of-document id.
@@ -170,7 +173,8 @@ pub fn render(
     a.flag("--load", &folders.checkpoints);
     a.flag("--save", &folders.checkpoints);
     a.flag("--save-interval", if o.checkpoint_every > 0 { o.checkpoint_every } else { iters });
-    a.flag("--ckpt-format", "torch_dist");
+    // The format the converter writes and reads, in both directions.
+    a.flag("--ckpt-format", "torch");
     if let Some(minutes) = exit_minutes {
         a.flag("--exit-duration-in-mins", minutes);
     }

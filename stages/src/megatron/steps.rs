@@ -2,15 +2,20 @@
 //! `exp job` on the allocation's first host):
 //!
 //! 1. the base Hugging Face checkpoint to Megatron's format with the node's TP/PP/EP,
-//!    by Megatron-LM's own converter (`tools/checkpoint/convert.py`, loader `mixtral_hf`,
-//!    saver `core`), once: the result is kept in the store's cache;
+//!    by Megatron-LM's own converter (`tools/checkpoint/convert.py`, its loader
+//!    `mixtral_hf`, our saver `exp_core`: Megatron's `core` saver with its two Mixtral bugs
+//!    at this tag fixed), once: the result is kept in the store's cache;
 //! 2. training: `pretrain_gpt.py` under `srun`, one `torchrun` per node, every argument
 //!    rendered by `launch.rs`; when Megatron stops at `--exit-duration-in-mins` before the
 //!    last iteration (the job's time limit is near), the job requeues itself and resumes
 //!    from the checkpoint it saved;
-//! 3. the result back to a Hugging Face folder by the same converter with Megatron's own
-//!    loader (`core`) and our saver (`python/saver_exp_hf.py`: this tag has no Mixtral
-//!    saver), and Megatron's log read into `train_log.jsonl`.
+//! 3. the result back to a Hugging Face folder by the same converter with our loader
+//!    `exp_core` (Megatron's `core` loader made to read every expert-parallel rank and the
+//!    router) and our saver `exp_hf` (this tag has no Mixtral saver), and Megatron's log
+//!    read into `train_log.jsonl`.
+//!
+//! The plugins are `python/*.py`, written into the job's cache folder, which goes first
+//! on `PYTHONPATH` (`convert.py` imports `loader_<name>` and `saver_<name>`).
 //!
 //! Where Megatron-LM and its Python are on the cluster is a fact of the cluster, not of
 //! the node: `slurm.toml`'s `[megatron]` section, handed to the job as
@@ -25,8 +30,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Our saver plugin for `convert.py` (`--saver exp_hf`), written beside the job.
-pub const SAVER: &str = include_str!("python/saver_exp_hf.py");
+/// Our plugins for `convert.py` (`--loader exp_core`, `--saver exp_core`, `--saver exp_hf`).
+pub const PLUGINS: [(&str, &str); 3] = [
+    ("loader_exp_core.py", include_str!("python/loader_exp_core.py")),
+    ("saver_exp_core.py", include_str!("python/saver_exp_core.py")),
+    ("saver_exp_hf.py", include_str!("python/saver_exp_hf.py")),
+];
 
 /// Minutes before the job's time limit at which Megatron saves and exits.
 const SAVE_MARGIN_MINUTES: u64 = 15;
@@ -188,7 +197,7 @@ pub fn commands(
         "--loader".into(),
         "mixtral_hf".into(),
         "--saver".into(),
-        "core".into(),
+        "exp_core".into(),
         "--load-dir".into(),
         hf_base.display().to_string(),
         "--save-dir".into(),
@@ -228,7 +237,7 @@ pub fn commands(
         "--model-type".into(),
         "GPT".into(),
         "--loader".into(),
-        "core".into(),
+        "exp_core".into(),
         "--saver".into(),
         "exp_hf".into(),
         "--load-dir".into(),
@@ -237,7 +246,7 @@ pub fn commands(
         output.display().to_string(),
         "--megatron-path".into(),
         source,
-        // loader_core's default is learned absolute positions.
+        // Megatron's core loader assumes learned absolute positions unless told.
         "--position-embedding-type".into(),
         "rope".into(),
         "--true-vocab-size".into(),
@@ -327,26 +336,41 @@ pub fn run(ctx: &Context, p: &CptParams, m: &Megatron, hf_base: &Path, data: &Pa
     std::fs::create_dir_all(&cache).map_err(StageError::io(&cache))?;
     let folders = folders(&cache);
     let shards = shards(data)?;
-    let exit = allocation.minutes_left().map(|m| m.saturating_sub(SAVE_MARGIN_MINUTES).max(1));
-    let launch = render(p, m, &model, &shards, &folders, exit);
     let tools = cache.join("tools");
     std::fs::create_dir_all(&tools).map_err(StageError::io(&tools))?;
-    let saver = tools.join("saver_exp_hf.py");
-    std::fs::write(&saver, SAVER).map_err(StageError::io(&saver))?;
+    for (name, text) in PLUGINS {
+        let path = tools.join(name);
+        std::fs::write(&path, text).map_err(StageError::io(&path))?;
+    }
     // A port of its own per job, so two jobs sharing a host do not meet.
     let port = 20_000 + (allocation.job.parse::<u64>().unwrap_or(0) % 20_000) as u16;
-    let cmds = commands(&install, m, p, hf_base, &model, &launch, &folders, ctx.out, &allocation.master, port);
+    // The time limit counts from now, after the conversion: Megatron's clock starts with it.
+    let cmds = |exit: Option<u64>| {
+        let launch = render(p, m, &model, &shards, &folders, exit);
+        let cmds = commands(&install, m, p, hf_base, &model, &launch, &folders, ctx.out, &allocation.master, port);
+        (launch, cmds)
+    };
     let log = cache.join("megatron.log");
-    let pythonpath = format!("{}:{}", install.source.display(), tools.display());
+    let pythonpath = format!("{}:{}", tools.display(), install.source.display());
     let env = [("CUDA_DEVICE_MAX_CONNECTIONS", "1".to_string()), ("PYTHONPATH", pythonpath)];
 
     let base = PathBuf::from(&folders.base);
     if !base.exists() {
         let partial = PathBuf::from(format!("{}.tmp", folders.base));
         let _ = std::fs::remove_dir_all(&partial);
-        run_logged(ctx, "converting the base to Megatron's format", &cmds.convert, &env, &log)?;
+        run_logged(ctx, "converting the base to Megatron's format", &cmds(None).1.convert, &env, &log)?;
+        // convert.py exits 0 even when its saver process died: judge by what it wrote.
+        if saved_iteration(&partial).is_none() {
+            return Err(StageError::Param(format!(
+                "the conversion to Megatron's format wrote no checkpoint in {}; its output is in {}",
+                partial.display(),
+                log.display()
+            )));
+        }
         std::fs::rename(&partial, &base).map_err(StageError::io(&base))?;
     }
+    let exit = allocation.minutes_left().map(|m| m.saturating_sub(SAVE_MARGIN_MINUTES).max(1));
+    let (launch, cmds) = cmds(exit);
     let iters = launch.derived.train_iters;
     if saved_iteration(Path::new(&folders.checkpoints)).is_none_or(|i| i < iters) {
         run_logged(ctx, "training with Megatron-LM", &cmds.train, &env, &log)?;
@@ -361,6 +385,12 @@ pub fn run(ctx: &Context, p: &CptParams, m: &Megatron, hf_base: &Path, data: &Pa
         }
     }
     run_logged(ctx, "converting the result to Hugging Face", &cmds.export, &env, &log)?;
+    if !ctx.out.join("config.json").is_file() {
+        return Err(StageError::Param(format!(
+            "the conversion to Hugging Face wrote no config.json; its output is in {}",
+            log.display()
+        )));
+    }
     let text = std::fs::read_to_string(&log).map_err(StageError::io(&log))?;
     let steps = parse_log(&text, p.optimiser.global_batch, p.optimiser.seq);
     let path = ctx.out.join(artifacts::TRAIN_LOG);
