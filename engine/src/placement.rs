@@ -85,7 +85,7 @@ impl Placement {
     /// (Memory is left out: a stage's figure is a default, not an estimate of its model.)
     pub fn describe(&self) -> String {
         if let Some(c) = &self.cluster {
-            let l = self.layout.unwrap_or(Layout { tp: 1, pp: 1, cp: 1, ep: 1 });
+            let l = self.layout.unwrap_or(Layout::NONE);
             return format!(
                 "cluster: {} nodes × {} GPUs with Megatron-LM, tp {} × pp {} × cp {} × ep {}; run it with `--executor slurm`",
                 c.nodes, c.gpus_per_node, l.tp, l.pp, l.cp, l.ep

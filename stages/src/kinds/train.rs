@@ -189,6 +189,9 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// No parallelism: what Megatron-LM runs when a node gives no `parallel`.
+    pub const NONE: Layout = Layout { tp: 1, pp: 1, cp: 1, ep: 1 };
+
     /// The fewest GPUs the layout runs on. Megatron-LM splits the world into
     /// tp × pp × cp × dp and carves the expert-parallel groups out of the data-parallel
     /// ranks, so dp must be a multiple of ep: the smallest world is tp × pp × cp × ep.
@@ -286,7 +289,7 @@ pub struct CptParams {
 impl CptParams {
     /// The layout Megatron-LM runs: `parallel`, or no parallelism when absent.
     pub fn layout(&self) -> Layout {
-        self.parallel.unwrap_or(Layout { tp: 1, pp: 1, cp: 1, ep: 1 })
+        self.parallel.unwrap_or(Layout::NONE)
     }
 }
 
