@@ -4,6 +4,7 @@
 //! Slurm (GPUs declared as generic resources, `.ci/slurm`) its job asks for them and ends
 //! FAILED with a log that says Megatron-LM is not installed.
 
+use crate::slurm::{jobs_under, start_driver};
 use crate::util::{exp_with_env, root, Dir};
 use std::process::Command;
 
@@ -139,25 +140,14 @@ fn on_slurm_the_training_job_asks_for_its_gpus_and_fails_clearly_without_megatro
 /// The job of `p` as `scontrol show job` describes it, once Slurm holds it pending.
 fn pending_training_job(dir: &std::path::Path, limit: std::time::Duration) -> String {
     let started = std::time::Instant::now();
+    let script = format!("{}/.exp/logs/1/p.sh", dir.display());
     loop {
-        let out = Command::new("squeue")
-            .args(["--noheader", "--states=all", "--format=%i|%T|%o"])
-            .output()
-            .expect("squeue runs");
-        let script = format!("{}/.exp/logs/1/p.sh", dir.display());
-        let job = String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
-            let f: Vec<&str> = l.split('|').collect();
-            (f.len() == 3 && f[2] == script && f[1] == "PENDING").then(|| f[0].trim().to_string())
-        });
-        if let Some(id) = job {
-            let show = Command::new("scontrol").args(["show", "job", &id]).output().expect("scontrol runs");
+        let jobs = jobs_under(dir);
+        if let Some((id, _, _)) = jobs.iter().find(|(_, state, s)| *s == script && state == "PENDING") {
+            let show = Command::new("scontrol").args(["show", "job", &id.to_string()]).output().expect("scontrol runs");
             return String::from_utf8_lossy(&show.stdout).into_owned();
         }
-        assert!(
-            started.elapsed() < limit,
-            "the training job was not submitted: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        assert!(started.elapsed() < limit, "the training job was not submitted: {jobs:?}");
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
 }
@@ -176,13 +166,7 @@ fn on_slurm_the_full_scale_job_asks_for_32_hosts_of_8_gpus() {
         "slurm.toml",
         "poll_seconds = 0.5\n[kinds.cpt]\npartition = \"cluster\"\ntime = \"2-00:00:00\"\n[nodes.d]\nsetup = [\"sleep 8\"]\n",
     );
-    let driver = Command::new(env!("CARGO_BIN_EXE_exp"))
-        .args(["run", "--executor", "slurm", "study.med"])
-        .current_dir(d.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the driver starts");
+    let driver = start_driver(&d, &[]);
     let job = pending_training_job(d.path(), std::time::Duration::from_secs(180));
     for expected in [
         "Partition=cluster",
@@ -195,13 +179,9 @@ fn on_slurm_the_full_scale_job_asks_for_32_hosts_of_8_gpus() {
     ] {
         assert!(job.contains(expected), "no `{expected}` in\n{job}");
     }
-    let out =
-        Command::new("squeue").args(["--noheader", "--states=all", "--format=%i|%o"]).output().expect("squeue runs");
     let tokenised = format!("{}/.exp/logs/1/d.sh", d.path().display());
-    let d_job = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.split_once('|').filter(|(_, script)| *script == tokenised).map(|(id, _)| id.trim().to_string()))
-        .expect("the tokenising job");
+    let (d_job, _, _) =
+        jobs_under(d.path()).into_iter().find(|(_, _, script)| *script == tokenised).expect("the tokenising job");
     let dependency = job.split_whitespace().find(|f| f.starts_with("Dependency=")).unwrap_or_default();
     assert!(dependency.contains(&format!("afterok:{d_job}")), "the job waits for the data's job {d_job}:\n{job}");
     let sent = Command::new("kill").args(["-INT", &driver.id().to_string()]).status().expect("kill runs");

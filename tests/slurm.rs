@@ -28,7 +28,7 @@ fn slurm() -> bool {
 }
 
 /// Every job Slurm knows whose script lies under `dir`: (id, state, script).
-fn jobs_under(dir: &Path) -> Vec<(u64, String, String)> {
+pub(crate) fn jobs_under(dir: &Path) -> Vec<(u64, String, String)> {
     let out =
         Command::new("squeue").args(["--noheader", "--states=all", "--format=%i|%T|%o"]).output().expect("squeue runs");
     let prefix = format!("{}/", dir.display());
@@ -73,7 +73,7 @@ fn small_study(d: &Dir, ja: &str, settings: &str) {
 }
 
 /// `exp run --executor slurm study.med` in `d`, in the background, its output piped.
-fn start_driver(d: &Dir, extra: &[&str]) -> std::process::Child {
+pub(crate) fn start_driver(d: &Dir, extra: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_exp"))
         .args(["run", "--executor", "slurm"])
         .args(extra)
