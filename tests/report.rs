@@ -1,8 +1,7 @@
 //! `compare` and `exp report` through the binary: two tiny models evaluated, compared in
 //! tables and figures; the HTML page rendered by a real headless Chromium.
 
-use crate::util::{root, shown_artifact, Dir};
-use std::path::Path;
+use crate::util::{headless_dom, root, shown_artifact, Dir};
 
 fn experiment() -> String {
     let data = root().join("data");
@@ -18,29 +17,6 @@ for seed in [1, 2] {{
 report comparison = compare(eval_*)
 "#
     )
-}
-
-/// Chromium's rendering of a local page, as its DOM after scripts and layout; `None`
-/// when no Chromium is installed (CI installs it and sets `EXP_REQUIRE_BROWSER`).
-fn headless_dom(page: &Path) -> Option<String> {
-    let browser = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()));
-    let Some(browser) = browser else {
-        assert!(
-            std::env::var_os("EXP_REQUIRE_BROWSER").is_none(),
-            "EXP_REQUIRE_BROWSER is set but no Chromium is installed"
-        );
-        eprintln!("no Chromium installed: the HTML report is not rendered in a browser by this run");
-        return None;
-    };
-    let out = std::process::Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]
@@ -124,7 +100,7 @@ report card = corpus_card([papers])
     assert!(card.contains("| paper full text |") && card.contains("| abstracts | paper abstracts |"), "{card}");
     // The licence filter with what it kept and dropped, and the reader below it with
     // the files it read.
-    assert!(card.contains("**licence**(keep: [\"CC0\",\"CC-BY\"]) — dropped "), "{card}");
+    assert!(card.contains("**licence**(`keep: [\"CC0\",\"CC-BY\"]`) — dropped "), "{card}");
     assert!(card.contains(&format!("identity `{}`", &identity("pmc")[..12])), "{card}");
     assert!(card.contains("**jats**(") && card.contains("file `path/pone.0000217.nxml` blake3 `"), "{card}");
     assert!(card.contains("licence: \"MIT\""), "{card}");

@@ -7,8 +7,8 @@
 //! not yet forgotten (5 minutes after it ended), with the script it ran, which lies in
 //! the test's own store.
 
+use crate::reproducible::artifacts;
 use crate::util::{exp_with_env, root, Dir, Output};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -92,52 +92,6 @@ fn run(d: &Dir, extra: &[&str]) -> Output {
     args.extend_from_slice(extra);
     args.push("study.med");
     exp_with_env(d.path(), &args, &[])
-}
-
-/// Every stored artifact of a store: identity → (file → blake3 of its bytes). Two files
-/// are not yet a function of their identity alone (issue 17): a training log's timings
-/// (`tokens_per_s`, `mfu`) are left out of its hash, and an evaluation's `scores.json`
-/// names the model by its folder in the store, which reads `STORE` here.
-fn artifacts(store: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    let root = store.display().to_string();
-    for shard in std::fs::read_dir(store.join("objects")).expect("objects/") {
-        for object in std::fs::read_dir(shard.expect("entry").path()).expect("shard") {
-            let object = object.expect("entry").path();
-            let mut files = BTreeMap::new();
-            let mut stack = vec![object.join("artifact")];
-            while let Some(dir) = stack.pop() {
-                for e in std::fs::read_dir(&dir).expect("artifact folder") {
-                    let p = e.expect("entry").path();
-                    if p.is_dir() {
-                        stack.push(p);
-                        continue;
-                    }
-                    let rel = p.strip_prefix(object.join("artifact")).expect("inside").display().to_string();
-                    let mut bytes = std::fs::read(&p).expect("read");
-                    if rel.ends_with("train_log.jsonl") {
-                        let text = String::from_utf8(bytes).expect("UTF-8");
-                        let steps: Vec<String> = text
-                            .lines()
-                            .map(|l| {
-                                let mut step: serde_json::Map<String, serde_json::Value> =
-                                    serde_json::from_str(l).expect("a JSON step");
-                                step.remove("tokens_per_s");
-                                step.remove("mfu");
-                                serde_json::Value::Object(step).to_string()
-                            })
-                            .collect();
-                        bytes = steps.join("\n").into_bytes();
-                    } else if rel == "scores.json" {
-                        bytes = String::from_utf8(bytes).expect("UTF-8").replace(&root, "STORE").into_bytes();
-                    }
-                    files.insert(rel, blake3::hash(&bytes).to_hex().to_string());
-                }
-            }
-            out.insert(object.file_name().expect("name").to_string_lossy().into_owned(), files);
-        }
-    }
-    out
 }
 
 /// `exp run --executor slurm` of the toy study's definition `only` and what it needs,
@@ -315,6 +269,30 @@ fn a_driver_killed_mid_run_is_followed_by_one_that_reattaches() {
     assert_eq!(jobs.len(), 3, "each node submitted once: {jobs:?}");
     let status = exp_with_env(d.path(), &["status", "--store", ".exp"], &[]);
     assert!(status.stdout.contains("found running, waited for"), "{}", status.stdout);
+}
+
+/// slurmd restarted while a job runs: the job (its slurmstepd is not slurmd's child)
+/// finishes, and so does the run.
+#[test]
+fn slurmd_restarted_during_a_job_and_the_run_completes() {
+    if !slurm() {
+        return;
+    }
+    let conf = std::path::PathBuf::from(std::env::var_os("SLURM_CONF").expect("SLURM_CONF is set where Slurm answers"));
+    let dir = conf.parent().expect("the test Slurm's folder").to_path_buf();
+    let d = Dir::new();
+    small_study(&d, JA, "[nodes.ja]\nsetup = [\"sleep 4\"]\n");
+    let driver = start_driver(&d, &[]);
+    let ja = running_job(d.path(), "/ja.sh", Duration::from_secs(60));
+    let restarted = Command::new(root().join(".ci/slurm")).arg("restart-slurmd").arg(&dir).output().expect("runs");
+    assert!(restarted.status.success(), "{}", String::from_utf8_lossy(&restarted.stderr));
+    let out = driver.wait_with_output().expect("the driver ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let jobs = jobs_under(d.path());
+    assert!(jobs.iter().any(|(id, state, _)| *id == ja && state == "COMPLETED"), "{jobs:?}");
+    let verify = exp_with_env(d.path(), &["verify", "--store", ".exp"], &[]);
+    assert!(verify.stdout.contains("verified 3 artifact(s): 3 intact"), "{}", verify.stdout);
 }
 
 #[test]

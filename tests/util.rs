@@ -104,3 +104,26 @@ pub fn plan_state(plan: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("{name} in {plan}"))
         .to_string()
 }
+
+/// Chromium's rendering of a local page, as its DOM after scripts and layout; `None`
+/// when no Chromium is installed (CI installs it and sets `EXP_REQUIRE_BROWSER`).
+pub fn headless_dom(page: &Path) -> Option<String> {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| std::process::Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let Some(browser) = browser else {
+        assert!(
+            std::env::var_os("EXP_REQUIRE_BROWSER").is_none(),
+            "EXP_REQUIRE_BROWSER is set but no Chromium is installed"
+        );
+        eprintln!("no Chromium installed: the HTML report is not rendered in a browser by this run");
+        return None;
+    };
+    let out = std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}

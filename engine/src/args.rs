@@ -184,11 +184,25 @@ pub enum Command {
     /// node succeeded when its artifact is in the store. Ctrl-C cancels this run's jobs; a
     /// driver killed outright leaves them running, and the next run waits for them.
     ///
+    /// With --check, nothing new is computed: the nodes the store holds (all, or those
+    /// named after the file) are computed again here, one after another, in a scratch
+    /// folder and compared byte for byte with what is stored, as `nix build --check` does; each node that differs is
+    /// named with its first differing file, and the exit status is 1. A node whose stage
+    /// cannot give the same bytes twice (a served model, GPU kernels) is listed, not
+    /// recomputed.
+    ///
     /// Example: exp run experiments/first-run.med -j 2
     /// Example: exp run --executor slurm experiments/corpus-expansion.med
+    /// Example: exp run --check --profile toy experiments/corpus-expansion.med cpt_en_dominant
     Run {
         /// The `.med` file.
         file: PathBuf,
+        /// With --check: the definitions to check (default: every one the store holds).
+        #[arg(value_name = "NODE", requires = "check")]
+        nodes: Vec<String>,
+        /// Recompute stored nodes and compare them byte for byte with the store.
+        #[arg(long, conflicts_with_all = ["dry_run", "only", "keep_going", "time_limit", "settings"])]
+        check: bool,
         #[command(flatten)]
         executor: ExecutorArgs,
         /// Use this profile's `let` values.
@@ -204,6 +218,14 @@ pub enum Command {
         /// Go on with independent nodes after a failure.
         #[arg(long)]
         keep_going: bool,
+        /// Stop a node that runs longer than this, as a failure that names the limit:
+        /// `2h` for every node, `jmedbench=30m` for a kind, `eval_base=90s` for one
+        /// definition (the most specific wins; repeat it for several). A stage is asked
+        /// to stop and, if it does not within 5 s (a call that never returns), is
+        /// abandoned: nothing it writes is published. On Slurm, a job's limit is its
+        /// `time` in slurm.toml.
+        #[arg(long, value_name = "[NAME|KIND=]DURATION")]
+        time_limit: Vec<exp_engine::limits::TimeLimit>,
         /// Show the plan and run nothing.
         #[arg(long)]
         dry_run: bool,
@@ -282,10 +304,22 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Rehash every stored artifact; report and quarantine any whose bytes changed.
+    /// Rehash every stored artifact; report and quarantine any whose bytes changed (or
+    /// whose manifest does not read), so it is never served and the next run recomputes it.
+    ///
+    /// An index that is damaged (truncated, overwritten) or lost while artifacts remain is
+    /// rebuilt from the manifests whenever the store is opened. With --repair the index's
+    /// nodes, lineage and metrics are recorded anew from the manifests of the intact
+    /// artifacts, and each definition the index lacks is restored (what only runs
+    /// recorded, their history and Slurm jobs, is in no manifest).
     ///
     /// Example: exp verify --store .exp
-    Verify,
+    /// Example: exp verify --repair --store .exp
+    Verify {
+        /// Also record every intact artifact in the index anew from its manifest.
+        #[arg(long)]
+        repair: bool,
+    },
     /// List the recent runs recorded in the store and how they ended; for a Slurm run,
     /// each node's job: its id, state and elapsed time.
     ///

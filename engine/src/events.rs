@@ -58,6 +58,12 @@ pub enum Finished {
         message: String,
     },
     Cancelled,
+    /// Recomputed by `exp run --check` and compared with the stored artifact (`same`:
+    /// nothing differs), `verdict` in words.
+    Checked {
+        same: bool,
+        verdict: String,
+    },
 }
 
 /// Where the scheduler sends its events. Called from the scheduler and from the threads

@@ -120,7 +120,43 @@ impl Index {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        // A truncated or overwritten file can still open and even answer some queries;
+        // SQLite's own page-level check says whether every table reads.
+        let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+        if verdict != "ok" {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+                Some(verdict),
+            ));
+        }
         Ok(Index { conn })
+    }
+
+    /// Whether `e` says the file is not a sound SQLite database (truncated, overwritten,
+    /// a torn page), rather than busy or unreachable: such an index is rebuilt.
+    pub fn is_damaged(e: &rusqlite::Error) -> bool {
+        matches!(e, rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase))
+    }
+
+    /// Whether the node is recorded.
+    pub fn has_node(&self, identity: &str) -> rusqlite::Result<bool> {
+        self.conn.query_row("SELECT EXISTS (SELECT 1 FROM nodes WHERE identity = ?1)", [identity], |r| r.get(0))
+    }
+
+    /// Whether no node is recorded (a new index, or one that was lost).
+    pub fn has_no_nodes(&self) -> rusqlite::Result<bool> {
+        self.conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM nodes)", [], |r| r.get(0))
+    }
+
+    /// Records a definition found in a manifest where the index has none for it (the
+    /// index is being rebuilt): never replaces what a run recorded.
+    pub fn restore_definition(&self, experiment: &str, d: &DefinitionRecord) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO definitions VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+            params![experiment, d.name, d.identity, d.kind, d.version, d.params, d.inputs, d.files],
+        )?;
+        Ok(())
     }
 
     pub fn fingerprint(&self, path: &str) -> rusqlite::Result<Option<(Fingerprint, String, i64)>> {
@@ -169,6 +205,7 @@ impl Index {
                 params![identity, name, step.map(|s| s as i64), value],
             )?;
         }
+        exp_stages::faults::point("index");
         tx.commit()
     }
 

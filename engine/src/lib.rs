@@ -7,11 +7,13 @@
 //! renders on the terminal, locally or, through [`slurm`], as one Slurm job per node.
 
 pub mod catalogue;
+pub mod check;
 pub mod clock;
 pub mod events;
 pub mod fingerprint;
 pub mod identity;
 pub mod index;
+pub mod limits;
 pub mod lock;
 pub mod megatron;
 pub mod placement;

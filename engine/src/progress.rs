@@ -111,6 +111,9 @@ pub fn line(event: &Event) -> Option<String> {
             Finished::Reused => format!("= {node} (made meanwhile by another run)"),
             Finished::Failed { message } => format!("✗ {node} ({at}): {message}"),
             Finished::Cancelled => format!("… {node} cancelled"),
+            Finished::Checked { same, verdict } => {
+                format!("{} {node} ({kind}, {seconds:.1}s): {verdict}", if *same { "✓" } else { "✗" })
+            }
         },
         Event::Blocked { node, problem } => format!("✗ {node}: cannot run: {problem}"),
         Event::Submitted { node, job, after } if after.is_empty() => format!("→ {node}: job {job} submitted"),

@@ -107,6 +107,10 @@ impl Resolved {
     }
 }
 
+/// The entry of the hashed parameters that holds the definition names of a kind whose
+/// artifact shows them ([`exp_stages::Stage::shows_names`]).
+pub const NAMES: &str = "<names>";
+
 /// Gives every node of `graph` (checked from `file`) its identity. File hashes come from
 /// the fingerprint cache in `index` when there is one.
 pub fn resolve(graph: &Graph, file: &Path, catalog: &Catalog, index: Option<&Index>) -> Resolved {
@@ -167,6 +171,13 @@ pub fn resolve(graph: &Graph, file: &Path, catalog: &Catalog, index: Option<&Ind
         }
         if problem.is_none() && crate::stages::implementation(&g.kind).is_none() {
             problem = Some(format!("stage `{}` has no implementation yet", g.kind));
+        }
+        if crate::stages::implementation(&g.kind).is_some_and(|s| s.shows_names()) {
+            // Its artifact shows these names (a report's title and rows), so they are
+            // part of what it is. No parameter can be called `<names>`.
+            let names = inputs.iter().map(|i| Value::Str(nodes[i.node].name.clone())).collect();
+            let shown = Value::map([("node", Value::Str(g.name.clone())), ("inputs", Value::List(names))]);
+            hashed_params.insert(NAMES.to_string(), shown);
         }
         let input_ids: Vec<InputId> =
             inputs.iter().map(|i| InputId { role: i.role.clone(), identity: nodes[i.node].identity.clone() }).collect();

@@ -31,6 +31,46 @@ pub struct Options {
     pub only: Vec<String>,
     /// Where the nodes are computed.
     pub executor: Executor,
+    /// How long nodes may run (`--time-limit`; local executor).
+    pub time_limits: Vec<crate::limits::TimeLimit>,
+}
+
+/// How long a node stopped at its time limit has to return before it is abandoned (its
+/// thread left to the end of the process, its result never published).
+const GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A node running on the local executor.
+struct Running {
+    /// Its own cancel flag (Ctrl-C sets every node's; a time limit, its own).
+    cancel: Arc<AtomicBool>,
+    started: Instant,
+    /// When its time limit ends, and the limit as given.
+    deadline: Option<(Instant, crate::limits::TimeLimit)>,
+    /// When it was told to stop at its limit: abandoned `GRACE` later.
+    stopped: Option<Instant>,
+}
+
+impl Running {
+    /// The message of a node stopped at its limit.
+    fn over_limit(&self) -> Option<String> {
+        let (_, limit) = self.deadline.as_ref().filter(|_| self.stopped.is_some())?;
+        let given = match &limit.target {
+            Some(t) => format!("{t}={}", crate::limits::show(limit.limit)),
+            None => crate::limits::show(limit.limit),
+        };
+        Some(format!(
+            "stopped: ran past its time limit of {} (`--time-limit {given}`)",
+            crate::limits::show(limit.limit)
+        ))
+    }
+
+    /// The next moment the scheduler must act on this node.
+    fn wake(&self) -> Option<Instant> {
+        match self.stopped {
+            Some(at) => Some(at + GRACE),
+            None => self.deadline.as_ref().map(|(at, _)| *at),
+        }
+    }
 }
 
 /// Where a run computes its nodes.
@@ -101,6 +141,8 @@ pub fn run(
             events,
         ))?,
     };
+    // Not waiting for a stage abandoned at its time limit: its thread ends with the process.
+    runtime.shutdown_background();
     summary.run = run_id;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.cached = steps.iter().zip(&needed).filter(|(s, n)| **n && s.decision == Decision::Cached).count();
@@ -111,6 +153,16 @@ pub fn run(
         .collect();
     let index = store.index();
     index.put_definitions(&experiment, run_id, &records)?;
+    // A node published by a process that died before recording it (or by a Slurm job
+    // whose driver died) is recorded from its manifest once a run finds it stored.
+    for (i, step) in steps.iter().enumerate() {
+        let node = &resolved.nodes[i];
+        if step.decision == Decision::Cached && !index.has_node(&node.identity)? {
+            if let Ok(manifest) = store.manifest(&node.identity) {
+                index_published(&index, node, &manifest, manifest.seconds)?;
+            }
+        }
+    }
     let status = if summary.interrupted {
         "interrupted"
     } else if summary.failed.is_empty() {
@@ -181,6 +233,7 @@ async fn schedule(
     let mut stopping = false;
     let mut summary = Summary::default();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut running: BTreeMap<usize, Running> = BTreeMap::new();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
 
@@ -209,70 +262,101 @@ async fn schedule(
                 cpus: taken.cpus,
                 gpus: taken.gpus,
             });
-            let (resolved, store, cancel, events) = (resolved.clone(), store.clone(), cancel.clone(), events.clone());
+            let flag = Arc::new(AtomicBool::new(false));
+            let limit = crate::limits::limit_of(&options.time_limits, &node.name, &node.kind);
+            let now = Instant::now();
+            let deadline = limit.map(|l| (now + l.limit, l.clone()));
+            running.insert(i, Running { cancel: flag.clone(), started: now, deadline, stopped: None });
+            let (resolved, store, events) = (resolved.clone(), store.clone(), events.clone());
             tasks.spawn_blocking(move || {
                 let started = Instant::now();
-                let outcome = execute(&resolved, i, &store, &cancel, events, run_id, taken.cpus, true)
+                let outcome = execute(&resolved, i, &store, &flag, events, run_id, taken.cpus, true)
                     .unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
                 (i, outcome, started.elapsed().as_secs_f64())
             });
         }
-        if tasks.is_empty() {
+        if running.is_empty() {
             break;
         }
-        tokio::select! {
+        let wake = running.values().filter_map(Running::wake).min();
+        let ended: Option<(usize, Outcome, f64)> = tokio::select! {
             _ = &mut ctrl_c, if !cancel.load(Ordering::Relaxed) => {
                 cancel.store(true, Ordering::Relaxed);
+                running.values().for_each(|r| r.cancel.store(true, Ordering::Relaxed));
                 stopping = true;
                 summary.interrupted = true;
                 events.event(Event::Interrupted);
+                None
             }
             Some(joined) = tasks.join_next() => {
                 let (i, outcome, seconds) = joined?;
-                free = free.plus(holding.remove(&i).expect("a finished node held its slots"));
-                let node = &resolved.nodes[i];
-                let index = store.index();
-                let finished = match outcome {
-                    Outcome::Ran(manifest) => {
-                        let bytes = index_published(&index, node, &manifest, seconds)?;
-                        summary.ran += 1;
-                        summary.bytes += bytes;
-                        index.put_run_node(run_id, &node.name, &node.identity, "ran", seconds, None)?;
-                        release(&resolved, i, &wanted, &mut pending, &mut ready);
-                        Finished::Ran { bytes }
-                    }
-                    Outcome::Reused => {
-                        summary.reused += 1;
-                        index.put_run_node(run_id, &node.name, &node.identity, "reused", seconds, None)?;
-                        release(&resolved, i, &wanted, &mut pending, &mut ready);
-                        Finished::Reused
-                    }
-                    Outcome::Failed(message) => {
-                        index.put_run_node(run_id, &node.name, &node.identity, "failed", seconds, Some(&message))?;
-                        summary.failed.push((node.name.clone(), message.clone()));
-                        stopping |= !options.keep_going;
-                        Finished::Failed { message }
-                    }
-                    Outcome::Cancelled => {
-                        index.put_run_node(run_id, &node.name, &node.identity, "cancelled", seconds, None)?;
-                        Finished::Cancelled
-                    }
-                };
-                // Not holding the index while a sink runs: it may read the store.
-                drop(index);
-                let failed = matches!(finished, Finished::Failed { .. });
-                events.event(Event::NodeFinished {
-                    node: node.name.clone(),
-                    kind: node.kind.clone(),
-                    at: node.at.clone(),
-                    seconds,
-                    outcome: finished,
-                });
-                // After the failure's own line, so a front end sees cause before effect.
-                if failed {
-                    summary.skipped += skip_descendants(&resolved, i, &mut wanted, &mut ready, &*events);
-                }
+                // A node abandoned at its limit was accounted for then.
+                running.remove(&i).map(|r| match (r.over_limit(), outcome) {
+                    (Some(message), Outcome::Cancelled | Outcome::Failed(_)) => (i, Outcome::Failed(message), seconds),
+                    (_, outcome) => (i, outcome, seconds),
+                })
             }
+            _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now).into()), if wake.is_some() => {
+                let now = Instant::now();
+                for r in running.values_mut() {
+                    if r.stopped.is_none() && r.deadline.as_ref().is_some_and(|(at, _)| *at <= now) {
+                        r.cancel.store(true, Ordering::Relaxed);
+                        r.stopped = Some(now);
+                    }
+                }
+                // One that did not stop within the grace is given up on (its thread
+                // cannot be killed; it never publishes, its cancel flag being set).
+                let gone = running.iter().find(|(_, r)| r.stopped.is_some_and(|at| at + GRACE <= now)).map(|(i, _)| *i);
+                gone.and_then(|i| running.remove(&i).map(|r| {
+                    let message = r.over_limit().unwrap_or_default() + "; the stage did not stop and was abandoned";
+                    (i, Outcome::Failed(message), r.started.elapsed().as_secs_f64())
+                }))
+            }
+        };
+        let Some((i, outcome, seconds)) = ended else { continue };
+        free = free.plus(holding.remove(&i).expect("a finished node held its slots"));
+        let node = &resolved.nodes[i];
+        let index = store.index();
+        let finished = match outcome {
+            Outcome::Ran(manifest) => {
+                exp_stages::faults::point("published");
+                let bytes = index_published(&index, node, &manifest, seconds)?;
+                summary.ran += 1;
+                summary.bytes += bytes;
+                index.put_run_node(run_id, &node.name, &node.identity, "ran", seconds, None)?;
+                release(&resolved, i, &wanted, &mut pending, &mut ready);
+                Finished::Ran { bytes }
+            }
+            Outcome::Reused => {
+                summary.reused += 1;
+                index.put_run_node(run_id, &node.name, &node.identity, "reused", seconds, None)?;
+                release(&resolved, i, &wanted, &mut pending, &mut ready);
+                Finished::Reused
+            }
+            Outcome::Failed(message) => {
+                index.put_run_node(run_id, &node.name, &node.identity, "failed", seconds, Some(&message))?;
+                summary.failed.push((node.name.clone(), message.clone()));
+                stopping |= !options.keep_going;
+                Finished::Failed { message }
+            }
+            Outcome::Cancelled => {
+                index.put_run_node(run_id, &node.name, &node.identity, "cancelled", seconds, None)?;
+                Finished::Cancelled
+            }
+        };
+        // Not holding the index while a sink runs: it may read the store.
+        drop(index);
+        let failed = matches!(finished, Finished::Failed { .. });
+        events.event(Event::NodeFinished {
+            node: node.name.clone(),
+            kind: node.kind.clone(),
+            at: node.at.clone(),
+            seconds,
+            outcome: finished,
+        });
+        // After the failure's own line, so a front end sees cause before effect.
+        if failed {
+            summary.skipped += skip_descendants(&resolved, i, &mut wanted, &mut ready, &*events);
         }
     }
     events.event(Event::RunFinished);
@@ -386,67 +470,33 @@ pub(crate) fn execute(
     keep_log: bool,
 ) -> anyhow::Result<Outcome> {
     let node = &resolved.nodes[i];
-    let stage = crate::stages::implementation(&node.kind)
-        .ok_or_else(|| anyhow::anyhow!("stage `{}` has no implementation yet", node.kind))?;
     let _lock = store.lock(&node.identity)?;
     if store.contains(&node.identity) {
         return Ok(Outcome::Reused);
     }
     let temporary = store.temporary(&node.identity)?;
-    let reporter = NodeReporter {
-        node: node.name.clone(),
-        events,
-        log: Mutex::new(std::fs::File::create(temporary.join(LOG))?),
-        metrics: Mutex::new(BTreeMap::new()),
-    };
-    let inputs: Vec<InputArtifact> = node
-        .inputs
-        .iter()
-        .map(|inp| {
-            let source = &resolved.nodes[inp.node];
-            InputArtifact {
-                role: inp.role.clone(),
-                name: source.name.clone(),
-                dir: store.artifact_dir(&source.identity),
-            }
-        })
-        .collect();
-    let out = temporary.join(ARTIFACT);
     let cache = store.root.join("cache").join(&node.kind);
-    std::fs::create_dir_all(&cache)?;
-    let ctx = Context {
-        name: &node.name,
-        params: &node.params,
-        inputs: &inputs,
-        out: &out,
-        root: &resolved.root,
-        cache: &cache,
-        reporter: &reporter,
-        cancel,
-        threads,
-    };
-    reporter.events.event(Event::NodeRunning { node: node.name.clone() });
     let started_at = crate::clock::now_s();
     let started = Instant::now();
-    let result = catch_unwind(AssertUnwindSafe(|| stage.run(&ctx)));
-    let failure = match result {
-        Ok(Ok(())) => None,
-        Ok(Err(StageError::Cancelled)) => {
+    let metrics = match compute(resolved, i, store, &temporary, &cache, cancel, events, threads)? {
+        Computed::Done(metrics) => metrics,
+        Computed::Cancelled => {
             std::fs::remove_dir_all(&temporary).ok();
             return Ok(Outcome::Cancelled);
         }
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(panic) => Some(format!("the stage panicked: {}", panic_message(&panic))),
-    };
-    if let Some(message) = failure {
-        reporter.log(&format!("failed: {message}"));
-        if keep_log {
-            keep_failed_log(store, run_id, &node.name, &temporary);
+        Computed::Failed(message) => {
+            if keep_log {
+                keep_failed_log(store, run_id, &node.name, &temporary);
+            }
+            std::fs::remove_dir_all(&temporary).ok();
+            return Ok(Outcome::Failed(message));
         }
+    };
+    if cancel.load(Ordering::Relaxed) {
+        // Stopped (Ctrl-C, its time limit) as it finished: what it wrote is not published.
         std::fs::remove_dir_all(&temporary).ok();
-        return Ok(Outcome::Failed(message));
+        return Ok(Outcome::Cancelled);
     }
-    let metrics = reporter.metrics.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let manifest = Manifest {
         identity: node.identity.clone(),
         encoding: crate::identity::ENCODING.to_string(),
@@ -465,6 +515,77 @@ pub(crate) fn execute(
         exp_version: crate::VERSION.to_string(),
     };
     Ok(Outcome::Ran(store.publish(&temporary, manifest)?))
+}
+
+/// How a stage's run into a folder ended.
+pub(crate) enum Computed {
+    /// Its artifact is in `artifact/`; the last value of each metric it reported.
+    Done(BTreeMap<String, f64>),
+    Failed(String),
+    Cancelled,
+}
+
+/// Runs node `i`'s stage into `dir` (`artifact/` for its output, `log.txt` for its log),
+/// its inputs read from the store and its resumable state under `cache`: what running a
+/// node (`execute`) and checking one (`check.rs`) share.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn compute(
+    resolved: &Resolved,
+    i: usize,
+    store: &Store,
+    dir: &std::path::Path,
+    cache: &std::path::Path,
+    cancel: &AtomicBool,
+    events: Arc<dyn Events>,
+    threads: usize,
+) -> anyhow::Result<Computed> {
+    let node = &resolved.nodes[i];
+    let stage = crate::stages::implementation(&node.kind)
+        .ok_or_else(|| anyhow::anyhow!("stage `{}` has no implementation yet", node.kind))?;
+    let reporter = NodeReporter {
+        node: node.name.clone(),
+        events,
+        log: Mutex::new(std::fs::File::create(dir.join(LOG))?),
+        metrics: Mutex::new(BTreeMap::new()),
+    };
+    let inputs: Vec<InputArtifact> = node
+        .inputs
+        .iter()
+        .map(|inp| {
+            let source = &resolved.nodes[inp.node];
+            InputArtifact {
+                role: inp.role.clone(),
+                name: source.name.clone(),
+                dir: store.artifact_dir(&source.identity),
+            }
+        })
+        .collect();
+    let out = dir.join(ARTIFACT);
+    std::fs::create_dir_all(cache)?;
+    let ctx = Context {
+        name: &node.name,
+        params: &node.params,
+        inputs: &inputs,
+        out: &out,
+        root: &resolved.root,
+        cache,
+        reporter: &reporter,
+        cancel,
+        threads,
+    };
+    reporter.events.event(Event::NodeRunning { node: node.name.clone() });
+    let result = catch_unwind(AssertUnwindSafe(|| stage.run(&ctx)));
+    let failure = match result {
+        Ok(Ok(())) => None,
+        Ok(Err(StageError::Cancelled)) => return Ok(Computed::Cancelled),
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(panic) => Some(format!("the stage panicked: {}", panic_message(&panic))),
+    };
+    if let Some(message) = failure {
+        reporter.log(&format!("failed: {message}"));
+        return Ok(Computed::Failed(message));
+    }
+    Ok(Computed::Done(reporter.metrics.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)))
 }
 
 /// Keeps a failed node's log under `logs/<run>/` (its temporary folder is removed).
@@ -564,6 +685,7 @@ mod tests {
                         Finished::Reused => "reused",
                         Finished::Failed { .. } => "failed",
                         Finished::Cancelled => "cancelled",
+                        Finished::Checked { .. } => "checked",
                     }
                 )),
                 Event::Skipped { node, dependents } => Some(format!("{node} skips {}", dependents.join(", "))),
@@ -595,7 +717,8 @@ mod tests {
         let resolved = Arc::new(crate::resolve::resolve(&graph, &file, &catalog, Some(&store.index())));
         let steps = crate::plan::plan(&resolved, &store, &|_| None);
         let recorder = Arc::new(Recorder::default());
-        let options = Options { jobs: 1, keep_going: true, only: Vec::new(), executor: Executor::Local };
+        let options =
+            Options { jobs: 1, keep_going: true, only: Vec::new(), executor: Executor::Local, time_limits: Vec::new() };
 
         let summary = run(resolved.clone(), &steps, store.clone(), &options, recorder.clone()).expect("the run");
 

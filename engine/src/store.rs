@@ -20,6 +20,9 @@ use std::sync::{Mutex, MutexGuard};
 pub const MANIFEST: &str = exp_stages::artifacts::MANIFEST;
 pub const ARTIFACT: &str = "artifact";
 pub const LOG: &str = "log.txt";
+/// blake3 of `manifest.json`'s bytes, so `exp verify` finds a changed manifest too (one
+/// that still parses, with a flipped digit in a metric, say).
+pub const MANIFEST_HASH: &str = "manifest.blake3";
 /// The folders every store has (`open` makes them; a Slurm job checks they are there).
 const FOLDERS: [&str; 4] = ["objects", "tmp", "locks", "logs"];
 
@@ -54,6 +57,8 @@ pub struct Output {
 
 pub struct Store {
     pub root: PathBuf,
+    /// What opening found wrong with the index and did about it (the commands say so).
+    pub repaired: Option<String>,
     /// Behind a mutex so the scheduler's worker threads can share the store. `None` in a
     /// Slurm job: only the driver writes the index (SQLite over NFS from many hosts at
     /// once is not safe), a job only adds files.
@@ -70,11 +75,99 @@ impl Store {
         let probe = root.join("tmp").join(format!(".probe-{}", std::process::id()));
         fs::write(&probe, b"").with_context(|| format!("the store `{}` is not writable", root.display()))?;
         let _ = fs::remove_file(&probe);
-        let index = Index::open(&root.join("index.sqlite"))
-            .with_context(|| format!("cannot open the store's index `{}`", root.join("index.sqlite").display()))?;
-        let store = Store { root: root.to_path_buf(), index: Some(Mutex::new(index)) };
+        let path = root.join(INDEX);
+        let cannot = || format!("cannot open the store's index `{}`", path.display());
+        let sound = match Index::open(&path) {
+            Ok(index) => !index.has_no_nodes()? || !has_objects(root),
+            Err(e) if Index::is_damaged(&e) => false,
+            Err(e) => return Err(e).with_context(cannot),
+        };
+        let mut repaired = None;
+        if !sound {
+            // The index is damaged, or lost while artifacts remain: one process repairs
+            // it, and one waiting meanwhile finds it repaired.
+            let _lock = NodeLock::acquire(&root.join("locks").join("index.lock"))?;
+            let damaged = match Index::open(&path) {
+                Ok(_) => None,
+                Err(e) if Index::is_damaged(&e) => Some(move_aside(&path, &e)?),
+                Err(e) => return Err(e).with_context(cannot),
+            };
+            let store =
+                Store { root: root.to_path_buf(), repaired: None, index: Some(Mutex::new(Index::open(&path)?)) };
+            if damaged.is_some() || store.index().has_no_nodes()? {
+                let rebuilt = store.rebuild_index()?;
+                let why = damaged.unwrap_or_else(|| "lost".into());
+                repaired = Some(format!("the store's index {why}; rebuilt from the manifests: {rebuilt}"));
+            }
+        }
+        let index = Index::open(&path).with_context(cannot)?;
+        let store = Store { root: root.to_path_buf(), repaired, index: Some(Mutex::new(index)) };
         store.remove_stale_temporaries();
         Ok(store)
+    }
+
+    /// Records every stored node in the index from its manifest (nodes, lineage, metrics,
+    /// and a definition for each experiment and name that has none), after checking the
+    /// artifact against its manifest: a manifest that does not read, or disagrees with
+    /// its artifact, is quarantined and never served. What only runs recorded (their
+    /// history, per-step metrics, Slurm jobs) is not in any manifest and stays lost.
+    pub fn rebuild_index(&self) -> anyhow::Result<Rebuilt> {
+        let mut rebuilt = Rebuilt::default();
+        let mut good = Vec::new();
+        for identity in self.stored()? {
+            let _lock = self.lock(&identity)?;
+            let checked = self.manifest(&identity).and_then(|m| {
+                let problems = self.verify(&identity)?;
+                Ok(if m.identity != identity {
+                    Err("its manifest is another node's".to_string())
+                } else if problems.is_empty() {
+                    Ok(m)
+                } else {
+                    Err(problems.join(", "))
+                })
+            });
+            match checked {
+                Ok(Ok(m)) => good.push(m),
+                Ok(Err(why)) => rebuilt.quarantined.push((identity.clone(), why, self.quarantine(&identity)?)),
+                Err(e) => rebuilt.quarantined.push((identity.clone(), format!("{e:#}"), self.quarantine(&identity)?)),
+            }
+        }
+        let names: BTreeMap<&str, &str> = good.iter().map(|m| (m.identity.as_str(), m.name.as_str())).collect();
+        // The newest manifest of each definition is what its experiment last ran.
+        let mut newest: BTreeMap<(&str, &str), &Manifest> = BTreeMap::new();
+        let index = self.index();
+        for m in &good {
+            let inputs: Vec<(String, String)> = m.inputs.iter().map(|i| (i.role.clone(), i.identity.clone())).collect();
+            let metrics: Vec<(String, Option<u64>, f64)> =
+                m.metrics.iter().map(|(k, v)| (k.clone(), None, *v)).collect();
+            let bytes = m.outputs.iter().map(|o| o.bytes).sum();
+            let params = serde_json::to_string(&m.params)?;
+            index.put_node(&m.identity, &m.kind, m.version, &m.name, &params, &inputs, bytes, m.seconds, &metrics)?;
+            let slot = newest.entry((m.experiment.as_str(), m.name.as_str())).or_insert(m);
+            if m.started_at > slot.started_at {
+                *slot = m;
+            }
+        }
+        for ((experiment, _), m) in &newest {
+            let inputs: Vec<serde_json::Value> = m
+                .inputs
+                .iter()
+                .map(|i| serde_json::json!({ "role": i.role, "name": names.get(i.identity.as_str()).unwrap_or(&"?"), "identity": i.identity }))
+                .collect();
+            let record = crate::index::DefinitionRecord {
+                name: m.name.clone(),
+                identity: m.identity.clone(),
+                kind: m.kind.clone(),
+                version: m.version,
+                params: serde_json::to_string(&m.params)?,
+                inputs: serde_json::to_string(&inputs)?,
+                files: serde_json::to_string(&m.files)?,
+            };
+            index.restore_definition(experiment, &record)?;
+        }
+        rebuilt.nodes = good.len();
+        rebuilt.definitions = newest.len();
+        Ok(rebuilt)
     }
 
     /// Opens an existing store for a Slurm job: its files only, never the index.
@@ -87,7 +180,7 @@ impl Store {
                 );
             }
         }
-        Ok(Store { root: root.to_path_buf(), index: None })
+        Ok(Store { root: root.to_path_buf(), repaired: None, index: None })
     }
 
     pub fn index(&self) -> MutexGuard<'_, Index> {
@@ -142,6 +235,7 @@ impl Store {
         let path = temporary.join(MANIFEST);
         let bytes = serde_json::to_vec_pretty(&manifest).context("writing the manifest")?;
         write_synced(&path, &bytes)?;
+        write_synced(&temporary.join(MANIFEST_HASH), blake3::hash(&bytes).to_hex().as_bytes())?;
         sync_tree(temporary)?;
         let target = self.object_dir(&manifest.identity);
         if target.exists() {
@@ -151,6 +245,7 @@ impl Store {
         }
         let parent = target.parent().expect("object folders have a parent");
         fs::create_dir_all(parent)?;
+        exp_stages::faults::point("publish");
         fs::rename(temporary, &target).with_context(|| format!("publishing `{}`", target.display()))?;
         fs::File::open(parent).and_then(|d| d.sync_all()).ok();
         Ok(manifest)
@@ -175,6 +270,13 @@ impl Store {
         let dir = self.artifact_dir(identity);
         let actual = outputs(&dir)?;
         let mut problems = Vec::new();
+        // Stores from before the manifest's hash was kept have none to compare with.
+        if let Ok(expected) = fs::read(self.object_dir(identity).join(MANIFEST_HASH)) {
+            let bytes = fs::read(self.object_dir(identity).join(MANIFEST))?;
+            if blake3::hash(&bytes).to_hex().as_bytes() != expected.as_slice() {
+                problems.push(format!("`{MANIFEST}` changed"));
+            }
+        }
         for expected in &manifest.outputs {
             match actual.iter().find(|o| o.path == expected.path) {
                 None => problems.push(format!("`{}` is missing", expected.path)),
@@ -220,6 +322,51 @@ impl Store {
         self.index().forget_node(identity)?;
         Ok(bytes)
     }
+}
+
+/// The index's file in a store.
+pub const INDEX: &str = "index.sqlite";
+
+/// What [`Store::rebuild_index`] did.
+#[derive(Debug, Default)]
+pub struct Rebuilt {
+    pub nodes: usize,
+    pub definitions: usize,
+    /// (identity, what was wrong, where it went).
+    pub quarantined: Vec<(String, String, PathBuf)>,
+}
+
+impl std::fmt::Display for Rebuilt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} nodes, {} definitions", self.nodes, self.definitions)?;
+        if !self.quarantined.is_empty() {
+            write!(f, "; {} quarantined", self.quarantined.len())?;
+            for (identity, why, to) in &self.quarantined {
+                write!(f, "\n  {}: {why}; moved to {}", &identity[..12.min(identity.len())], to.display())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether any artifact folder is under `objects/`.
+fn has_objects(root: &Path) -> bool {
+    let Ok(shards) = fs::read_dir(root.join("objects")) else { return false };
+    shards.flatten().any(|s| fs::read_dir(s.path()).is_ok_and(|mut d| d.next().is_some()))
+}
+
+/// Moves a damaged index (and its WAL files) aside, kept for whoever wants to look;
+/// returns what happened, in words.
+fn move_aside(path: &Path, e: &rusqlite::Error) -> anyhow::Result<String> {
+    let aside = path.with_extension(format!("sqlite.damaged-{}", crate::clock::now_ns()));
+    fs::rename(path, &aside).with_context(|| format!("moving the damaged index `{}` aside", path.display()))?;
+    for suffix in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", path.display()));
+        if side.exists() {
+            fs::rename(&side, PathBuf::from(format!("{}{suffix}", aside.display()))).ok();
+        }
+    }
+    Ok(format!("was damaged ({e}) and is kept as `{}`", aside.display()))
 }
 
 /// Every file under `dir`, relative, with size and hash, sorted by path.
@@ -402,5 +549,106 @@ mod tests {
         let err = format!("{:#}", store.manifest(ID).expect_err("bad manifest"));
         assert!(err.contains("does not parse") && err.contains(MANIFEST), "{err}");
         assert!(!store.verify(ID).is_ok_and(|p| p.is_empty()));
+    }
+
+    /// Publishes a two-file artifact under `id`, recorded in the index as a run would.
+    fn stored(store: &Store, id: &str, text: &str) -> Manifest {
+        let tmp = store.temporary(id).expect("temporary");
+        fs::write(tmp.join(ARTIFACT).join("documents.jsonl"), text).expect("write");
+        fs::create_dir_all(tmp.join(ARTIFACT).join("sub")).expect("mkdir");
+        fs::write(tmp.join(ARTIFACT).join("sub/composition.json"), "{\"total\": 3}\n").expect("write");
+        let mut m = manifest(id);
+        m.metrics = BTreeMap::from([("kept".to_string(), 3.0)]);
+        let m = store.publish(&tmp, m).expect("publish");
+        let metrics = [("kept".to_string(), None, 3.0)];
+        store.index().put_node(id, "jsonl", 1, "n", "{}", &[], 10, 0.5, &metrics).expect("recorded");
+        m
+    }
+
+    /// Every byte of an artifact's files and of its manifest, flipped one bit at a time
+    /// (every 7th byte, so the test stays quick), is found by `verify`.
+    #[test]
+    fn every_flipped_byte_of_an_artifact_or_its_manifest_is_found() {
+        let dir = tempfile::tempdir().expect("temp");
+        let store = Store::open(dir.path()).expect("store");
+        stored(&store, ID, "{\"id\":\"a\",\"text\":\"hyperammonemia\"}\n");
+        let obj = store.object_dir(ID);
+        let files = [
+            obj.join(MANIFEST),
+            obj.join(ARTIFACT).join("documents.jsonl"),
+            obj.join(ARTIFACT).join("sub/composition.json"),
+        ];
+        let mut flips = 0;
+        for file in &files {
+            let original = fs::read(file).expect("read");
+            for at in (0..original.len()).step_by(7) {
+                let mut bytes = original.clone();
+                bytes[at] ^= 0x20;
+                fs::write(file, &bytes).expect("flip");
+                let found = store.verify(ID).map_or(true, |p| !p.is_empty());
+                assert!(found, "a flip at byte {at} of {} went unnoticed", file.display());
+                flips += 1;
+            }
+            fs::write(file, &original).expect("restore");
+            assert!(store.verify(ID).expect("verify").is_empty());
+        }
+        assert!(flips > 60, "{flips}");
+    }
+
+    #[test]
+    fn a_lost_or_damaged_index_is_rebuilt_from_the_manifests() {
+        const OTHER: &str = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+        let dir = tempfile::tempdir().expect("temp");
+        let store = Store::open(dir.path()).expect("store");
+        assert!(store.repaired.is_none());
+        stored(&store, ID, "{}\n");
+        stored(&store, OTHER, "{\"b\":1}\n");
+        drop(store);
+        let index = dir.path().join(INDEX);
+        let remove_index = || {
+            for suffix in ["", "-wal", "-shm"] {
+                fs::remove_file(format!("{}{suffix}", index.display())).ok();
+            }
+        };
+        // Deleted: rebuilt on opening, every node and its metrics back.
+        remove_index();
+        let store = Store::open(dir.path()).expect("reopen");
+        let repaired = store.repaired.clone().expect("repaired");
+        assert!(repaired.contains("index lost; rebuilt from the manifests: 2 nodes"), "{repaired}");
+        assert_eq!(store.index().metrics(ID).expect("metrics"), vec![("kept".to_string(), None, 3.0)]);
+        drop(store);
+        // Truncated: kept aside, rebuilt.
+        let bytes = fs::read(&index).expect("index");
+        fs::write(&index, &bytes[..bytes.len().min(1000)]).expect("truncate");
+        for suffix in ["-wal", "-shm"] {
+            fs::remove_file(format!("{}{suffix}", index.display())).ok();
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        let repaired = store.repaired.clone().expect("repaired");
+        assert!(repaired.contains("was damaged") && repaired.contains("2 nodes"), "{repaired}");
+        let kept = fs::read_dir(dir.path())
+            .expect("store")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("damaged"));
+        assert!(kept, "the damaged index is kept aside");
+        let mut ids = store.index().identities().expect("identities");
+        ids.sort();
+        assert_eq!(ids, vec![ID.to_string(), OTHER.to_string()]);
+        // A manifest that disagrees with its artifact is quarantined, never served.
+        fs::write(store.artifact_dir(OTHER).join("documents.jsonl"), "{\"b\":2}\n").expect("alter");
+        drop(store);
+        fs::write(&index, b"not a database at all, but long enough to be read as a header page").expect("overwrite");
+        let store = Store::open(dir.path()).expect("reopen");
+        let repaired = store.repaired.clone().expect("repaired");
+        assert!(
+            repaired.contains("1 nodes")
+                && repaired.contains("1 quarantined")
+                && repaired.contains("`documents.jsonl` changed"),
+            "{repaired}"
+        );
+        assert!(store.contains(ID) && !store.contains(OTHER));
+        // An intact index is left alone.
+        drop(store);
+        assert!(Store::open(dir.path()).expect("reopen").repaired.is_none());
     }
 }

@@ -358,10 +358,16 @@ pub struct ItemResult {
     pub bleu_stats: Option<BleuStats>,
 }
 
+/// Metrics about how a node's run went (its speed, what a cache spared it), not about
+/// what it made: kept in the manifest and the index, never shown in an artifact.
+pub const RUN_METRICS: &[&str] = &["tokens_per_s", "mfu", "from_cache"];
+
 // --- training: train_log.jsonl, checkpoint.json ---------------------------------------
 
 /// One training step's measurements: a line of `train_log.jsonl` (and of a resumable
-/// checkpoint's `metrics.jsonl`).
+/// checkpoint's `metrics.jsonl`). Only what the step computed: its timings (tokens per
+/// second, MFU) depend on the machine and the moment, so they go to the node's metrics
+/// (the manifest and the index), never into an artifact's bytes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepMetrics {
     pub step: u64,
@@ -377,10 +383,6 @@ pub struct StepMetrics {
     /// perfect balance.
     #[serde(deserialize_with = "nan::number")]
     pub expert_load_max: f64,
-    #[serde(deserialize_with = "nan::number")]
-    pub tokens_per_s: f64,
-    #[serde(deserialize_with = "nan::number")]
-    pub mfu: f64,
     /// Tokens trained on up to and including this step (the x axis of a loss curve).
     #[serde(default)]
     pub tokens: u64,
@@ -662,8 +664,6 @@ mod tests {
             lr: 1e-4,
             grad_norm: 0.75,
             expert_load_max: 1.125,
-            tokens_per_s: 1234.5,
-            mfu: 0.0625,
             tokens: 512 * step,
         };
         let log: Vec<StepMetrics> = (1..=3).map(step).collect();
@@ -674,10 +674,14 @@ mod tests {
         let before: String = log.iter().map(|m| serde_json::to_string(m).expect("serialises") + "\n").collect();
         assert_eq!(std::fs::read_to_string(&path).expect("the file"), before);
         // A log written before `tokens` was recorded still reads; a broken line names itself.
-        std::fs::write(&path, "{\"step\":1,\"loss\":2.0,\"aux_loss\":0.0,\"lr\":0.1,\"grad_norm\":null,\"expert_load_max\":1.0,\"tokens_per_s\":1.0,\"mfu\":0.0}\n{\"step\":").expect("write");
+        std::fs::write(&path, "{\"step\":1,\"loss\":2.0,\"aux_loss\":0.0,\"lr\":0.1,\"grad_norm\":null,\"expert_load_max\":1.0}\n{\"step\":").expect("write");
         let err = read_lines::<StepMetrics>(&path).expect_err("a torn line");
         assert!(err.to_string().contains(&format!("{}:2", path.display())), "{err}");
-        std::fs::write(&path, "{\"step\":1,\"loss\":2.0,\"aux_loss\":0.0,\"lr\":0.1,\"grad_norm\":null,\"expert_load_max\":1.0,\"tokens_per_s\":1.0,\"mfu\":0.0}\n").expect("write");
+        std::fs::write(
+            &path,
+            "{\"step\":1,\"loss\":2.0,\"aux_loss\":0.0,\"lr\":0.1,\"grad_norm\":null,\"expert_load_max\":1.0}\n",
+        )
+        .expect("write");
         let old = read_lines::<StepMetrics>(&path).expect("reads");
         assert!(old[0].tokens == 0 && old[0].grad_norm.is_nan());
     }

@@ -28,6 +28,14 @@ pub struct MixtralConfig {
     pub dtype: String,
 }
 
+/// The most tensors a configuration may describe: Mixtral 8×22B has 1,515, the largest
+/// released mixtures of experts tens of thousands.
+pub const MAX_TENSORS: u64 = 1 << 16;
+
+/// The most parameters a configuration may describe, some hundred times the largest
+/// published models; its bytes in `f32` still fit in 64 bits.
+pub const MAX_PARAMETERS: u64 = 1 << 50;
+
 /// Why a configuration cannot be used; the message names the file and field.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {message}")]
@@ -88,20 +96,28 @@ impl MixtralConfig {
     }
 
     /// Parameters in total and active per token (embedding and `lm_head` included).
+    /// Saturating: a configuration too large to count gives `u64::MAX`, which
+    /// [`validate`](Self::validate) refuses, never a count that wrapped round to a small one.
     pub fn parameter_counts(&self) -> (u64, u64) {
-        let (h, i, e, k) = (
-            self.hidden_size as u64,
-            self.intermediate_size as u64,
-            self.num_local_experts as u64,
-            self.num_experts_per_tok as u64,
-        );
-        let attention = h * self.q_dim() as u64 * 2 + h * self.kv_dim() as u64 * 2;
-        let expert = 3 * h * i;
-        let shared_per_layer = attention + 2 * h + e * h;
-        let layers = self.num_hidden_layers as u64;
-        let embeddings = 2 * self.vocab_size as u64 * h;
-        let total = embeddings + layers * (shared_per_layer + e * expert) + h;
-        let active = embeddings + layers * (shared_per_layer + k * expert) + h;
+        let [h, i, e, k, layers, vocab] = [
+            self.hidden_size,
+            self.intermediate_size,
+            self.num_local_experts,
+            self.num_experts_per_tok,
+            self.num_hidden_layers,
+            self.vocab_size,
+        ]
+        .map(|n| n as u64);
+        let [heads, kv_heads, head_dim] =
+            [self.num_attention_heads, self.num_key_value_heads, self.head_dim].map(|n| n as u64);
+        let mul = |factors: &[u64]| factors.iter().fold(1u64, |p, &f| p.saturating_mul(f));
+        let sum = |terms: &[u64]| terms.iter().fold(0u64, |s, &t| s.saturating_add(t));
+        let attention = sum(&[mul(&[h, heads, head_dim, 2]), mul(&[h, kv_heads, head_dim, 2])]);
+        let expert = mul(&[3, h, i]);
+        let shared_per_layer = sum(&[attention, mul(&[2, h]), mul(&[e, h])]);
+        let embeddings = mul(&[2, vocab, h]);
+        let total = sum(&[embeddings, mul(&[layers, sum(&[shared_per_layer, mul(&[e, expert])])]), h]);
+        let active = sum(&[embeddings, mul(&[layers, sum(&[shared_per_layer, mul(&[k, expert])])]), h]);
         (total, active)
     }
 
@@ -145,6 +161,20 @@ impl MixtralConfig {
                 self.num_experts_per_tok, self.num_local_experts
             ));
         }
+        // Bounds that keep every count taken from a configuration in range: parameters and
+        // their bytes in 64 bits (`parameter_counts`), and the tensor list a checkpoint is
+        // checked against (`hf_weights::expected_tensors`) small. A `config.json` beyond
+        // them is a typo or hostile, not a model.
+        let (layers, experts) = (self.num_hidden_layers as u64, self.num_local_experts as u64);
+        let per_layer = experts.saturating_mul(3).saturating_add(7);
+        if layers.saturating_mul(per_layer).saturating_add(3) > MAX_TENSORS {
+            return Err(format!(
+                "{layers} layers of {experts} experts are more than the {MAX_TENSORS} tensors a checkpoint may have"
+            ));
+        }
+        if self.parameter_counts().0 > MAX_PARAMETERS {
+            return Err(format!("the model has more than {MAX_PARAMETERS} parameters"));
+        }
         Ok(())
     }
 
@@ -152,8 +182,13 @@ impl MixtralConfig {
     pub fn read(path: &Path) -> Result<MixtralConfig, ConfigError> {
         let error = |message: String| ConfigError { file: path.display().to_string(), message };
         let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-        let value: Value = serde_json::from_str(&text).map_err(|e| error(format!("not JSON: {e}")))?;
-        Self::from_json(&value).map_err(error)
+        Self::parse(&text).map_err(error)
+    }
+
+    /// The text of a `config.json`, in either dialect.
+    pub fn parse(text: &str) -> Result<MixtralConfig, String> {
+        let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        Self::from_json(&value)
     }
 
     pub fn from_json(value: &Value) -> Result<MixtralConfig, String> {

@@ -7,8 +7,15 @@
 pub mod artifacts;
 pub mod documents;
 pub mod eval;
+pub mod faults;
 pub mod files;
+// The readers fed arbitrary bytes: the fuzz targets' and `tests/arbitrary_inputs.rs`'s one
+// way in; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hf_config;
+pub mod hf_weights;
+pub mod http;
 pub mod kinds;
 pub mod licence;
 pub mod mecab;
@@ -20,7 +27,7 @@ pub mod sentencepiece;
 pub mod stage;
 
 use exp_dsl::schema::{Catalog, KindSchema};
-pub use stage::{cores, Cluster, Context, InputArtifact, Reporter, Resources, Stage, StageError};
+pub use stage::{cores, Cluster, Context, Determinism, InputArtifact, Reporter, Resources, Stage, StageError};
 
 /// Where a stage kind's code is.
 pub enum Kind {

@@ -97,9 +97,13 @@ impl SentencePiece {
     pub fn load(path: &Path) -> Result<SentencePiece, ModelError> {
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: shown.clone(), source })?;
-        let model = ModelProto::decode(bytes.as_slice())
-            .map_err(|source| ModelError::Decode { path: shown.clone(), source })?;
-        Self::from_proto(model).map_err(|message| ModelError::Unsupported { path: shown, message })
+        Self::from_bytes(&bytes, &shown)
+    }
+
+    /// A model from the bytes of a `.model` file; `shown` names it in errors.
+    pub fn from_bytes(bytes: &[u8], shown: &str) -> Result<SentencePiece, ModelError> {
+        let model = ModelProto::decode(bytes).map_err(|source| ModelError::Decode { path: shown.into(), source })?;
+        Self::from_proto(model).map_err(|message| ModelError::Unsupported { path: shown.into(), message })
     }
 
     fn from_proto(model: ModelProto) -> Result<SentencePiece, String> {

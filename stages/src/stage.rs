@@ -155,5 +155,28 @@ pub trait Stage: Send + Sync {
         None
     }
 
+    /// Whether the node's artifact can be recomputed to the same bytes (what
+    /// `exp run --check` expects). A stage whose result comes from outside (a served
+    /// model, a remote engine) or from GPU kernels says why not.
+    fn determinism(&self, _params: &BTreeMap<String, Value>) -> Determinism {
+        Determinism::Exact
+    }
+
+    /// Whether the artifact shows the definition names of the node and its inputs (a
+    /// report's title, its rows and legends). Names are not part of an identity, except
+    /// for such a kind: the same graph under other names is another report.
+    fn shows_names(&self) -> bool {
+        false
+    }
+
     fn run(&self, ctx: &Context) -> Result<(), StageError>;
+}
+
+/// Whether a stage, run again on the same inputs, writes the same bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Determinism {
+    /// Always: any difference is a bug (or a changed environment) that `--check` reports.
+    Exact,
+    /// Not to be expected, and why (shown by `exp run --check` instead of a failure).
+    Not(String),
 }

@@ -15,14 +15,19 @@ pub fn store_path(file: &Path, store: Option<PathBuf>) -> PathBuf {
 }
 
 pub fn open_store(path: &Path) -> anyhow::Result<Arc<Store>> {
-    Ok(Arc::new(Store::open(path)?))
+    let store = Store::open(path)?;
+    if let Some(repaired) = &store.repaired {
+        eprintln!("warning: {repaired}");
+    }
+    Ok(Arc::new(store))
 }
 
 /// A store that must exist already (for commands about a store, not an experiment):
 /// `--store`/`EXP_STORE`, else `.exp` here.
 pub fn existing_store(store: Option<PathBuf>) -> anyhow::Result<Arc<Store>> {
     let path = store.unwrap_or_else(|| PathBuf::from(".exp"));
-    if !path.join("index.sqlite").is_file() {
+    // The index may be lost (it is rebuilt on opening); the objects make a store.
+    if !path.join("objects").is_dir() {
         anyhow::bail!("no store at `{}` (give --store DIR or set EXP_STORE)", path.display());
     }
     open_store(&path)

@@ -46,8 +46,22 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn verify(store: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub fn verify(store: Option<PathBuf>, repair: bool) -> anyhow::Result<ExitCode> {
     let store = existing_store(store)?;
+    if repair {
+        // Checks every artifact against its manifest as it goes, quarantining the bad.
+        let rebuilt = store.rebuild_index()?;
+        for (identity, why, moved) in &rebuilt.quarantined {
+            println!("✗ {}: {why}; moved to {}", short(identity), moved.display());
+        }
+        println!(
+            "repaired the index from {} intact artifact(s) ({} definitions); {} quarantined",
+            rebuilt.nodes,
+            rebuilt.definitions,
+            rebuilt.quarantined.len()
+        );
+        return Ok(if rebuilt.quarantined.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
     let mut bad = 0;
     let stored = store.stored()?;
     for identity in &stored {

@@ -34,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Report { file, profile } => report::run(&file, profile, args.store, color),
         Command::Graph { file, format, profile } => graph::run(&file, format, profile, args.store, color),
         Command::Gc { keep, profile, dry_run } => gc::run(args.store, &keep, profile, dry_run, color),
-        Command::Verify => gc::verify(args.store),
+        Command::Verify { repair } => gc::verify(args.store, repair),
         Command::Stages { kind, markdown } => stages::run(kind.as_deref(), markdown),
         Command::Plan { file, executor, profile, against } => {
             let Some(executor) = executor::executor(&executor, &file, false, color)? else {
@@ -42,12 +42,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             plan::run(&file, profile, against.as_deref(), args.store, &executor, color)
         }
-        Command::Run { file, executor, profile, jobs, only, keep_going, dry_run } => {
+        Command::Run { file, check: true, nodes, profile, jobs, .. } => {
+            run::check(&file, &nodes, profile, args.store, jobs.unwrap_or_else(exp_stages::cores), color)
+        }
+        Command::Run { file, executor, profile, jobs, only, keep_going, dry_run, time_limit, .. } => {
             let Some(executor) = executor::executor(&executor, &file, !dry_run, color)? else {
                 return Ok(ExitCode::FAILURE);
             };
             let jobs = jobs.unwrap_or_else(exp_stages::cores);
-            let options = exp_engine::run::Options { jobs, keep_going, only, executor };
+            let options = exp_engine::run::Options { jobs, keep_going, only, executor, time_limits: time_limit };
             run::run(&file, profile, args.store, &options, dry_run, color)
         }
         Command::Job { spec } => {

@@ -58,3 +58,74 @@ pub fn run(
         ExitCode::FAILURE
     })
 }
+
+/// `exp run --check`: the stored nodes named (or all) computed again and compared.
+pub fn check(
+    file: &Path,
+    names: &[String],
+    profile: Option<String>,
+    store: Option<PathBuf>,
+    jobs: usize,
+    color: bool,
+) -> anyhow::Result<ExitCode> {
+    use exp_engine::check::Verdict;
+    let Some((store, mut resolved)) = open(file, profile, store, color)? else { return Ok(ExitCode::FAILURE) };
+    std::sync::Arc::make_mut(&mut resolved).on_this_machine();
+    let selected: Vec<usize> = if names.is_empty() {
+        (0..resolved.nodes.len()).filter(|&i| store.contains(&resolved.nodes[i].identity)).collect()
+    } else {
+        let mut selected = Vec::new();
+        for name in names {
+            let Some(i) = resolved.by_name(name) else {
+                let hint = exp_dsl::suggest::closest(name, resolved.nodes.iter().map(|n| n.name.as_str()));
+                anyhow::bail!(
+                    "`{name}`: no such definition{}",
+                    hint.map(|h| format!("; did you mean `{h}`?")).unwrap_or_default()
+                );
+            };
+            selected.push(i);
+        }
+        selected.sort_unstable();
+        selected.dedup();
+        selected
+    };
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    cancel_on_ctrl_c(cancel.clone());
+    let terminal = Arc::new(Terminal::new());
+    let events: Arc<dyn exp_engine::events::Events> = terminal;
+    let verdicts = exp_engine::check::check(&resolved, &selected, &store, jobs, &cancel, events)?;
+    let count = |f: fn(&Verdict) -> bool| verdicts.iter().filter(|(_, v)| f(v)).count();
+    // Nodes not recomputed have no progress line of their own: say why here.
+    for (i, v) in &verdicts {
+        if matches!(v, Verdict::NotDeterministic(_) | Verdict::NotStored(_)) {
+            eprintln!("- {}: {}", resolved.nodes[*i].name, exp_engine::check::describe(v));
+        }
+    }
+    eprintln!(
+        "checked {} node(s) of `{}`: {} the same, {} differ, {} failed, {} not deterministic, {} not stored",
+        verdicts.len(),
+        resolved.experiment,
+        count(|v| matches!(v, Verdict::Same(_))),
+        count(|v| matches!(v, Verdict::Differs { .. })),
+        count(|v| matches!(v, Verdict::Failed(_))),
+        count(|v| matches!(v, Verdict::NotDeterministic(_))),
+        count(|v| matches!(v, Verdict::NotStored(_))),
+    );
+    Ok(if count(|v| matches!(v, Verdict::Cancelled)) > 0 {
+        ExitCode::from(130)
+    } else if count(Verdict::fails) > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Sets `cancel` on Ctrl-C (a stage checks it between batches and stops).
+fn cancel_on_ctrl_c(cancel: Arc<std::sync::atomic::AtomicBool>) {
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        if runtime.block_on(tokio::signal::ctrl_c()).is_ok() {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+}

@@ -8,6 +8,7 @@
 //! to the context (the server tokenises the joined text, as the model sees it).
 
 use super::provider::{Generation, Likelihood, Provider, Scored};
+use crate::http::{Client, Secret};
 use serde_json::{json, Value as Json};
 use std::time::Duration;
 
@@ -15,14 +16,14 @@ pub struct OpenAi {
     /// `http://host:8000/v1`.
     base: String,
     model: String,
-    api_key: Option<String>,
-    agent: ureq::Agent,
+    client: Client,
 }
 
 impl OpenAi {
+    /// `api_key` comes from the environment ([`crate::http`]: it shows in no message).
     pub fn new(base: &str, model: &str, api_key: Option<String>, timeout: Duration) -> OpenAi {
-        let agent = ureq::Agent::config_builder().timeout_global(Some(timeout)).build().into();
-        OpenAi { base: base.trim_end_matches('/').to_string(), model: model.to_string(), api_key, agent }
+        let client = Client::new(api_key.and_then(Secret::new), timeout);
+        OpenAi { base: base.trim_end_matches('/').to_string(), model: model.to_string(), client }
     }
 
     fn endpoint(&self) -> String {
@@ -32,26 +33,17 @@ impl OpenAi {
     /// The `choices` of one request, in prompt order.
     fn complete(&self, body: Json, expected: usize) -> Result<Vec<Json>, String> {
         let endpoint = self.endpoint();
-        let mut request = self.agent.post(&endpoint);
-        if let Some(key) = &self.api_key {
-            request = request.header("Authorization", &format!("Bearer {key}"));
-        }
-        let mut response = request.send_json(&body).map_err(|e| format!("{endpoint}: {e}"))?;
-        let reply: Json = response.body_mut().read_json().map_err(|e| format!("{endpoint}: {e}"))?;
-        let mut choices: Vec<Json> = reply["choices"]
-            .as_array()
-            .cloned()
-            .ok_or_else(|| format!("{endpoint}: the reply has no `choices`: {}", clip(&reply.to_string())))?;
+        let reply = self.client.post_json(&endpoint, &body)?;
+        let mut choices: Vec<Json> = reply["choices"].as_array().cloned().ok_or_else(|| {
+            // A server may answer an error this way, quoting the key it was sent.
+            format!("{endpoint}: the reply has no `choices`: {}", self.client.quote(&reply.to_string()))
+        })?;
         choices.sort_by_key(|c| c["index"].as_u64().unwrap_or(0));
         if choices.len() != expected {
             return Err(format!("{endpoint}: {} choices for {expected} prompts", choices.len()));
         }
         Ok(choices)
     }
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(200).collect()
 }
 
 /// The continuation's summed log-probability from an `echo` choice.

@@ -84,6 +84,7 @@ pub fn evaluate(
                         message: format!("cannot be written as JSON: {e}"),
                     })?;
                     writeln!(journal, "{line}").map_err(StageError::io(&resume_file))?;
+                    crate::faults::point("journal");
                 } else {
                     // The error names the task, the file and the item.
                     io.reporter.log(result.error.as_deref().unwrap_or("failed"));

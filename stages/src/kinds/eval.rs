@@ -97,7 +97,9 @@ pub static JMEDBENCH: KindSchema = KindSchema {
     name: "jmedbench",
     // 2: tasks read from `data`; built-in prompt templates (stages/templates/eval).
     // 3: the identity covers the files the tasks read, not the whole `data` folder.
-    version: 3,
+    // 4: `scores.json` names our model's provider by its device, not its store folder.
+    // 5: an `openai` provider's failed call quotes the server's reply, its API key redacted.
+    version: 5,
     output: Artifact::Scores,
     role: Role::Plain,
     params: &[

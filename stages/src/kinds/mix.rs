@@ -97,6 +97,11 @@ impl Stage for Mixer {
         &MIX
     }
 
+    /// The composition names each member by its definition.
+    fn shows_names(&self) -> bool {
+        true
+    }
+
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
         let tokenizer = match ctx.inputs_for("tokenizer").next() {
             Some(t) => Some(crate::kinds::tokenize::load_tokenizer(&t.dir)?),

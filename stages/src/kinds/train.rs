@@ -60,7 +60,8 @@ pub static CPT: KindSchema = KindSchema {
     // 2: `train_log.jsonl` records the tokens seen at each step.
     // 3: every default in the schema (`lr` and `warmup` were the trainer's).
     // 4: `trainer`: exp's own or Megatron-LM (`megatron_cpt` is gone).
-    version: 4,
+    // 5: `train_log.jsonl` without timings (`tokens_per_s`, `mfu` are metrics only).
+    version: 5,
     output: Artifact::Model,
     role: Role::Pretrain,
     params: &[
@@ -118,7 +119,8 @@ pub static SFT: KindSchema = KindSchema {
     name: "sft",
     // 2: `train_log.jsonl` records the tokens seen at each step.
     // 3: every default in the schema (`lr`, `warmup`, `aux_loss` were the trainer's).
-    version: 3,
+    // 4: `train_log.jsonl` without timings (`tokens_per_s`, `mfu` are metrics only).
+    version: 4,
     output: Artifact::Model,
     role: Role::Finetune,
     params: &[

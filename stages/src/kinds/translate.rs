@@ -9,11 +9,13 @@
 use super::{COUNT, LANG, NONNEG};
 use crate::artifacts::{TranslationFailure, TranslationFailures};
 use crate::documents::{self, Document, Writer};
-use crate::params::{typed, Params};
-use crate::stage::{Context, Stage, StageError};
+use crate::http::{Client, Secret};
+use crate::params::{parse, typed, Params};
+use crate::stage::{Context, Determinism, Stage, StageError};
 use exp_dsl::schema::{Artifact, Constructor, Default, KindSchema, Param, Role, Ty};
+use exp_dsl::Value;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -67,7 +69,8 @@ pub const ENGINES: &[Constructor] = &[
 
 pub static TRANSLATE: KindSchema = KindSchema {
     name: "translate",
-    version: 1,
+    // 2: an `openai` engine's failed call quotes the server's reply, its API key redacted.
+    version: 2,
     output: Artifact::Documents,
     role: Role::Plain,
     params: &[
@@ -86,7 +89,7 @@ pub struct Translate;
 enum Engine {
     Memory(HashMap<String, String>),
     Command { run: String },
-    OpenAi { url: String, model: String, key: Option<String>, temperature: f64 },
+    OpenAi { url: String, model: String, client: Client, temperature: f64 },
 }
 
 impl Engine {
@@ -114,7 +117,7 @@ impl Engine {
             EngineSpec::Openai { url, model, api_key_env, temperature } => Ok(Engine::OpenAi {
                 url: url.clone(),
                 model: model.clone(),
-                key: std::env::var(api_key_env).ok(),
+                client: Client::new(Secret::from_env(api_key_env), HTTP_TIMEOUT),
                 temperature: *temperature,
             }),
         }
@@ -128,8 +131,8 @@ impl Engine {
                 .map(|d| m.get(&d.text).cloned().ok_or_else(|| "not in the translation memory".into()))
                 .collect()),
             Engine::Command { run } => run_command(run, docs, to),
-            Engine::OpenAi { url, model, key, temperature } => {
-                Ok(docs.iter().map(|d| openai(url, model, key.as_deref(), *temperature, &d.text, to)).collect())
+            Engine::OpenAi { url, model, client, temperature } => {
+                Ok(docs.iter().map(|d| openai(client, url, model, *temperature, &d.text, to)).collect())
             }
         }
     }
@@ -178,7 +181,10 @@ fn run_command(run: &str, docs: &[&Document], to: &str) -> Result<Vec<Result<Str
     Ok(docs.iter().map(|d| by_id.remove(&d.id).unwrap_or_else(|| Err("no answer from the command".into()))).collect())
 }
 
-fn openai(url: &str, model: &str, key: Option<&str>, temperature: f64, text: &str, to: &str) -> Result<String, String> {
+/// How long one translation request may take.
+const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+fn openai(client: &Client, url: &str, model: &str, temperature: f64, text: &str, to: &str) -> Result<String, String> {
     let language = if to == "ja" { "Japanese" } else { "English" };
     let body = serde_json::json!({
         "model": model,
@@ -189,14 +195,7 @@ fn openai(url: &str, model: &str, key: Option<&str>, temperature: f64, text: &st
         ],
     });
     let endpoint = format!("{}/chat/completions", url.trim_end_matches('/'));
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().timeout_global(Some(std::time::Duration::from_secs(120))).build().into();
-    let mut request = agent.post(&endpoint);
-    if let Some(k) = key {
-        request = request.header("Authorization", &format!("Bearer {k}"));
-    }
-    let mut response = request.send_json(&body).map_err(|e| format!("{endpoint}: {e}"))?;
-    let reply: serde_json::Value = response.body_mut().read_json().map_err(|e| format!("{endpoint}: {e}"))?;
+    let reply = client.post_json(&endpoint, &body)?;
     reply["choices"][0]["message"]["content"]
         .as_str()
         .map(|t| t.trim().to_string())
@@ -231,6 +230,15 @@ const BATCH: usize = 64;
 impl Stage for Translate {
     fn schema(&self) -> &'static KindSchema {
         &TRANSLATE
+    }
+
+    fn determinism(&self, params: &BTreeMap<String, Value>) -> Determinism {
+        match parse::<TranslateParams>(params).map(|p| p.engine) {
+            Ok(EngineSpec::Openai { .. }) => {
+                Determinism::Not("a served model translates (even at temperature 0)".into())
+            }
+            _ => Determinism::Exact,
+        }
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {

@@ -281,8 +281,6 @@ pub fn parse_log(text: &str, global_batch: u64, seq: u64) -> Vec<StepMetrics> {
                 lr: field("learning rate"),
                 grad_norm: field("grad norm"),
                 expert_load_max: f64::NAN,
-                tokens_per_s: f64::NAN,
-                mfu: f64::NAN,
                 tokens: step * global_batch * seq,
             },
         );

@@ -9,7 +9,8 @@
 //! object folder beside `manifest.json` (`objects/<id[..2]>/<id>/{artifact,manifest.json}`,
 //! the engine's store layout), and a manifest names its inputs by identity.
 
-use super::table::{escape, Table};
+use super::table::Table;
+use super::text::{code, html, markdown};
 use super::NoParams;
 use crate::artifacts::{self, Composition, Manifest};
 use crate::params::typed;
@@ -20,7 +21,10 @@ use std::path::{Path, PathBuf};
 
 pub static CORPUS_CARD: KindSchema = KindSchema {
     name: "corpus_card",
-    version: 1,
+    // 2: only members are named in the chains; no metric about how a run went.
+    // 3: what users and data wrote is shown as text: Markdown-escaped, settings and files
+    //    as code spans (`report::text`).
+    version: 3,
     output: Artifact::Report,
     role: Role::Plain,
     params: &[Param::required("corpora", Ty::List(&Ty::Input(&[Artifact::Corpus])), "corpora to describe")],
@@ -61,6 +65,7 @@ fn count(n: Option<u64>) -> String {
 }
 
 /// Parameters worth printing: set ones, compact; a mixture's members are listed apart.
+/// They hold what users wrote (licences, content types, paths): shown as a [`code`] span.
 fn params(m: &Manifest) -> String {
     m.params
         .iter()
@@ -78,30 +83,39 @@ fn params(m: &Manifest) -> String {
         .join(", ")
 }
 
-/// The node's metrics; an undefined one (written as `null`) is left out.
+/// The node's metrics; an undefined one (written as `null`) is left out, and so is one
+/// about how its run went rather than what it made.
 fn metrics(m: &Manifest) -> String {
-    m.metrics.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    m.metrics
+        .iter()
+        .filter(|(k, v)| v.is_finite() && !artifacts::RUN_METRICS.contains(&k.as_str()))
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// One line per node of the chain under `manifest`, indented by depth.
-fn chain(lineage: &Lineage, manifest: &Manifest, depth: usize, out: &mut String) {
+/// One line per node of the chain under `manifest`, indented by depth. Only a member is
+/// named (`label`, as the mixture's composition names it): a manifest's `name` is the
+/// definition that happened to compute it first, so a card showing it would depend on
+/// the store's history rather than on its identity.
+fn chain(lineage: &Lineage, manifest: &Manifest, label: Option<&str>, depth: usize, out: &mut String) {
     let id = manifest.identity.as_str();
     out.push_str(&format!(
-        "{}- `{}` **{}**({}) — {} — identity `{}`\n",
+        "{}- {}**{}**({}) — {} — identity {}\n",
         "  ".repeat(depth),
-        manifest.name,
-        manifest.kind,
-        params(manifest),
-        metrics(manifest),
-        id.get(..12).unwrap_or(id)
+        label.map(|l| format!("{} ", code(l))).unwrap_or_default(),
+        markdown(&manifest.kind),
+        code(&params(manifest)),
+        markdown(&metrics(manifest)),
+        code(id.get(..12).unwrap_or(id))
     ));
     for f in &manifest.files {
         let hash = f.hash.as_str();
         out.push_str(&format!(
-            "{}  - file `{}` blake3 `{}`\n",
+            "{}  - file {} blake3 {}\n",
             "  ".repeat(depth),
-            f.path,
-            hash.get(..12).unwrap_or(hash)
+            code(&f.path),
+            code(hash.get(..12).unwrap_or(hash))
         ));
     }
     for input in &manifest.inputs {
@@ -109,11 +123,11 @@ fn chain(lineage: &Lineage, manifest: &Manifest, depth: usize, out: &mut String)
             continue;
         }
         match lineage.manifest(&input.identity) {
-            Some(m) => chain(lineage, &m, depth + 1, out),
+            Some(m) => chain(lineage, &m, None, depth + 1, out),
             None => out.push_str(&format!(
                 "{}- input {} not in this store\n",
                 "  ".repeat(depth + 1),
-                json(&Value::Str(input.identity.clone()))
+                code(&input.identity)
             )),
         }
     }
@@ -154,11 +168,12 @@ fn card(name: &str, artifact: &Path) -> Result<String, StageError> {
     let (lineage, manifest) = Lineage::of(artifact)
         .ok_or_else(|| StageError::Param(format!("`{name}`: its manifest is not beside its artifact in the store")))?;
     let mut out = format!(
-        "## {name}\n\nIdentity `{}`; {} documents, {} tokens; {}.\n\n### Tokens by language\n\n{}\n### Tokens by content type\n\n{}\n### Members\n\n",
-        manifest.identity,
+        "## {}\n\nIdentity {}; {} documents, {} tokens; {}.\n\n### Tokens by language\n\n{}\n### Tokens by content type\n\n{}\n### Members\n\n",
+        markdown(name),
+        code(&manifest.identity),
         composition.total.documents,
         count(composition.total.tokens),
-        params(&manifest),
+        code(&params(&manifest)),
         by(&composition, "by_language").to_markdown(),
         by(&composition, "by_content").to_markdown(),
     );
@@ -180,10 +195,12 @@ fn card(name: &str, artifact: &Path) -> Result<String, StageError> {
             .collect(),
     };
     out.push_str(&members.to_markdown());
-    out.push_str("\n### How each member was made\n\nEach line: the definition, its stage and settings, what it counted (kept, dropped, pairs, …), its identity; indented below it, its inputs and the files they read.\n\n");
-    for input in manifest.inputs.iter().filter(|i| i.role == "member") {
+    out.push_str("\n### How each member was made\n\nEach line: the member (by its name in the mixture) or, indented below it, what it was made from; its stage and settings, what it counted (kept, dropped, pairs, …), its identity; indented below it, its inputs and the files they read.\n\n");
+    // The mixture lists its members in the order of its `member` inputs.
+    let members = manifest.inputs.iter().filter(|i| i.role == "member");
+    for (input, tally) in members.zip(&composition.members) {
         if let Some(m) = lineage.manifest(&input.identity) {
-            chain(&lineage, &m, 0, &mut out);
+            chain(&lineage, &m, Some(&tally.name), 0, &mut out);
         }
     }
     Ok(out)
@@ -194,14 +211,19 @@ impl Stage for CorpusCard {
         &CORPUS_CARD
     }
 
+    /// The cards title themselves and each corpus by its definition name.
+    fn shows_names(&self) -> bool {
+        true
+    }
+
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
-        let mut md = format!("# Corpus cards (`{}`)\n\n", ctx.name);
+        let mut md = format!("# Corpus cards ({})\n\n", code(ctx.name));
         for input in ctx.inputs_for("corpora") {
             md.push_str(&card(&input.name, &input.dir)?);
             md.push('\n');
         }
         let write = |name: &str, text: &str| -> Result<(), StageError> {
-            let path = ctx.out.join(name);
+            let path = crate::files::inside(ctx.out, name)?;
             std::fs::write(&path, text).map_err(StageError::io(&path))
         };
         write("card.md", &md)?;
@@ -210,8 +232,8 @@ impl Stage for CorpusCard {
             "card.html",
             &format!(
                 "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head><body><pre>{}</pre></body></html>\n",
-                escape(&md),
-                t = escape(ctx.name)
+                html(&md),
+                t = html(ctx.name)
             ),
         )?;
         Ok(())

@@ -7,6 +7,7 @@
 
 use super::figures::{Chart, Figure};
 use super::table::Table;
+use super::text::{html as escape, markdown as md};
 use super::NoParams;
 use crate::artifacts::{self, Composition, Counts, Scores, StepMetrics, TaskScore};
 use crate::params::typed;
@@ -17,7 +18,8 @@ use std::collections::BTreeMap;
 pub static COMPARE: KindSchema = KindSchema {
     name: "compare",
     // 2: implemented; `by` and `plot` gave way to every table and figure.
-    version: 2,
+    // 3: what users and data wrote (content types, labels) is Markdown-escaped in report.md.
+    version: 3,
     output: Artifact::Report,
     role: Role::Plain,
     params: &[
@@ -68,6 +70,11 @@ impl Stage for Compare {
         &COMPARE
     }
 
+    /// The report titles itself, its columns and its curves by definition names.
+    fn shows_names(&self) -> bool {
+        true
+    }
+
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
         let mut evals: Vec<Evaluated> = ctx
             .inputs_for("evals")
@@ -83,7 +90,7 @@ impl Stage for Compare {
             .inputs_for("training")
             .map(|i| Ok((i.name.clone(), artifacts::read_lines(&i.dir.join(artifacts::TRAIN_LOG))?)))
             .collect::<Result<_, StageError>>()?;
-        let figures_dir = ctx.out.join("figures");
+        let figures_dir = crate::files::inside(ctx.out, "figures")?;
         std::fs::create_dir_all(&figures_dir).map_err(StageError::io(&figures_dir))?;
 
         let tasks = task_table(&evals);
@@ -139,7 +146,7 @@ impl Stage for Compare {
         }
 
         let write = |name: &str, text: String| -> Result<(), StageError> {
-            let path = ctx.out.join(name);
+            let path = crate::files::inside(ctx.out, name)?;
             std::fs::write(&path, text).map_err(StageError::io(&path))
         };
         write("scores.csv", tasks.to_csv())?;
@@ -346,13 +353,13 @@ fn loss_chart(training: &[(String, Vec<StepMetrics>)]) -> Chart {
 }
 
 fn markdown(title: &str, sections: &[(String, &Table)], figures: &[Figure]) -> String {
-    let mut out = format!("# {title}\n\nScores are on a 0–100 scale: accuracy, F1 or Pearson's r × 100, BLEU as is; [95% bootstrap interval].\n");
+    let mut out = format!("# {}\n\nScores are on a 0–100 scale: accuracy, F1 or Pearson's r × 100, BLEU as is; [95% bootstrap interval].\n", md(title));
     for (heading, table) in sections {
-        out.push_str(&format!("\n## {heading}\n\n{}", table.to_markdown()));
+        out.push_str(&format!("\n## {}\n\n{}", md(heading), table.to_markdown()));
     }
     out.push_str("\n## Figures\n\n");
     for f in figures {
-        out.push_str(&format!("![{}](figures/{}.png)\n\n", f.title, f.name));
+        out.push_str(&format!("![{}](figures/{}.png)\n\n", md(&f.title), f.name));
     }
     out
 }
@@ -360,14 +367,14 @@ fn markdown(title: &str, sections: &[(String, &Table)], figures: &[Figure]) -> S
 fn html(title: &str, sections: &[(String, &Table)], figures: &[(&Figure, String)]) -> String {
     let mut body = String::new();
     for (heading, table) in sections {
-        body.push_str(&format!("<h2>{}</h2>\n{}", super::table::escape(heading), table.to_html()));
+        body.push_str(&format!("<h2>{}</h2>\n{}", escape(heading), table.to_html()));
     }
     body.push_str("<h2>Figures</h2>\n");
     for (f, svg) in figures {
         body.push_str(&format!(
             "<figure id=\"{}\">{svg}<figcaption>{}</figcaption></figure>\n",
-            f.name,
-            super::table::escape(&f.title)
+            escape(&f.name),
+            escape(&f.title)
         ));
     }
     format!(
@@ -376,6 +383,6 @@ body{{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;colo
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}\
 td:first-child,th:first-child{{text-align:left}}th{{background:#f3f3f3}}figure{{margin:2em 0}}svg{{max-width:100%;height:auto}}\
 </style></head><body>\n<h1>{t}</h1>\n<p>Scores are on a 0–100 scale: accuracy, F1 or Pearson's r × 100, BLEU as is; [95% bootstrap interval].</p>\n{body}</body></html>\n",
-        t = super::table::escape(title)
+        t = escape(title)
     )
 }

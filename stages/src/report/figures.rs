@@ -55,8 +55,9 @@ impl Figure {
             self.draw(&area).map_err(|e| format!("{}: {e}", self.name))?;
             area.present().map_err(|e| format!("{}: {e}", self.name))?;
         }
-        std::fs::write(dir.join(format!("{}.svg", self.name)), &svg).map_err(|e| e.to_string())?;
-        let png = dir.join(format!("{}.png", self.name));
+        let file = |ext: &str| crate::files::inside(dir, &format!("{}.{ext}", self.name)).map_err(|e| e.to_string());
+        std::fs::write(file("svg")?, &svg).map_err(|e| e.to_string())?;
+        let png = file("png")?;
         let area = BitMapBackend::new(&png, size).into_drawing_area();
         self.draw(&area).map_err(|e| format!("{}: {e}", self.name))?;
         area.present().map_err(|e| format!("{}: {e}", self.name))?;

@@ -1,4 +1,7 @@
 //! A table of text cells, written as Markdown, HTML or CSV: one source for the three.
+//! Cells are text, escaped for each format ([`super::text`]).
+
+use super::text::{html, markdown};
 
 pub struct Table {
     pub header: Vec<String>,
@@ -7,14 +10,14 @@ pub struct Table {
 
 impl Table {
     pub fn to_markdown(&self) -> String {
-        let cell = |s: &str| s.replace('|', "\\|");
-        let mut out = format!("| {} |\n", self.header.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "));
+        let row = |cells: &[String]| cells.iter().map(|c| markdown(c)).collect::<Vec<_>>().join(" | ");
+        let mut out = format!("| {} |\n", row(&self.header));
         out.push_str(&format!(
             "|{}\n",
             self.header.iter().enumerate().map(|(i, _)| if i == 0 { "---|" } else { "---:|" }).collect::<String>()
         ));
         for r in &self.rows {
-            out.push_str(&format!("| {} |\n", r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")));
+            out.push_str(&format!("| {} |\n", row(r)));
         }
         out
     }
@@ -22,13 +25,13 @@ impl Table {
     pub fn to_html(&self) -> String {
         let mut out = String::from("<table>\n<tr>");
         for h in &self.header {
-            out.push_str(&format!("<th>{}</th>", escape(h)));
+            out.push_str(&format!("<th>{}</th>", html(h)));
         }
         out.push_str("</tr>\n");
         for r in &self.rows {
             out.push_str("<tr>");
             for c in r {
-                out.push_str(&format!("<td>{}</td>", escape(c)));
+                out.push_str(&format!("<td>{}</td>", html(c)));
             }
             out.push_str("</tr>\n");
         }
@@ -44,8 +47,4 @@ impl Table {
         }
         String::from_utf8(w.into_inner().expect("in memory")).expect("UTF-8 cells")
     }
-}
-
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

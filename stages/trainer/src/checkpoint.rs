@@ -10,6 +10,7 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use burn_store::{ApplyError, ModuleSnapshot, TensorSnapshot};
 use exp_stages::artifacts::{self, CheckpointPointer};
+use exp_stages::hf_weights;
 use exp_stages::StageError;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -39,15 +40,7 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, CheckpointError> {
     let index = dir.join(INDEX);
     if index.exists() {
         let text = std::fs::read_to_string(&index).map_err(|e| file_error(&index, e))?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| file_error(&index, format!("not JSON: {e}")))?;
-        let map = value
-            .get("weight_map")
-            .and_then(|m| m.as_object())
-            .ok_or_else(|| file_error(&index, "no `weight_map` object"))?;
-        let mut files: Vec<String> = map.values().filter_map(|v| v.as_str().map(str::to_string)).collect();
-        files.sort();
-        files.dedup();
+        let files = hf_weights::shard_names(&text).map_err(|e| file_error(&index, e))?;
         return Ok(files.into_iter().map(|f| dir.join(f)).collect());
     }
     let single = dir.join(SINGLE);
@@ -73,7 +66,7 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<(MixtralConfig
         for (name, view) in tensors.tensors() {
             let tensor_error =
                 |message: String| CheckpointError::Tensor { path: file.clone(), tensor: name.clone(), message };
-            let values = to_f32(&view).map_err(tensor_error)?;
+            let values = hf_weights::floats(&view).map_err(tensor_error)?;
             let data = TensorData::new(values, view.shape().to_vec()).convert_dtype(float);
             let path: Vec<String> = name.split('.').map(str::to_string).collect();
             snapshots.push(TensorSnapshot::from_data(data, path, Vec::new(), ParamId::new()));
@@ -109,17 +102,6 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<(MixtralConfig
         });
     }
     Ok((config, model))
-}
-
-fn to_f32(view: &TensorView) -> Result<Vec<f32>, String> {
-    let data = view.data();
-    let words = |size: usize| data.chunks_exact(size);
-    Ok(match view.dtype() {
-        Dtype::F32 => words(4).map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect(),
-        Dtype::BF16 => words(2).map(|w| half::bf16::from_le_bytes([w[0], w[1]]).to_f32()).collect(),
-        Dtype::F16 => words(2).map(|w| half::f16::from_le_bytes([w[0], w[1]]).to_f32()).collect(),
-        other => return Err(format!("dtype {other:?} is not a float type the model can load")),
-    })
 }
 
 /// Writes `config.json` (transformers 4.x form) and the weights as f32 safetensors, in
@@ -187,65 +169,21 @@ pub fn save<B: Backend>(
     Ok(())
 }
 
-/// The tensors a Mixtral of this configuration has, by Hugging Face name, with shapes.
-pub fn expected_tensors(c: &MixtralConfig) -> BTreeMap<String, Vec<usize>> {
-    let mut t = BTreeMap::new();
-    let h = c.hidden_size;
-    t.insert("model.embed_tokens.weight".to_string(), vec![c.vocab_size, h]);
-    t.insert("model.norm.weight".to_string(), vec![h]);
-    t.insert("lm_head.weight".to_string(), vec![c.vocab_size, h]);
-    for l in 0..c.num_hidden_layers {
-        let p = format!("model.layers.{l}");
-        t.insert(format!("{p}.input_layernorm.weight"), vec![h]);
-        t.insert(format!("{p}.post_attention_layernorm.weight"), vec![h]);
-        t.insert(format!("{p}.self_attn.q_proj.weight"), vec![c.q_dim(), h]);
-        t.insert(format!("{p}.self_attn.k_proj.weight"), vec![c.kv_dim(), h]);
-        t.insert(format!("{p}.self_attn.v_proj.weight"), vec![c.kv_dim(), h]);
-        t.insert(format!("{p}.self_attn.o_proj.weight"), vec![h, c.q_dim()]);
-        t.insert(format!("{p}.block_sparse_moe.gate.weight"), vec![c.num_local_experts, h]);
-        for e in 0..c.num_local_experts {
-            let x = format!("{p}.block_sparse_moe.experts.{e}");
-            t.insert(format!("{x}.w1.weight"), vec![c.intermediate_size, h]);
-            t.insert(format!("{x}.w2.weight"), vec![h, c.intermediate_size]);
-            t.insert(format!("{x}.w3.weight"), vec![c.intermediate_size, h]);
-        }
-    }
-    t
-}
+pub use exp_stages::hf_weights::expected_tensors;
 
 /// Checks a checkpoint folder against its `config.json` from the safetensors headers
 /// alone (no weights are read): every tensor present, none extra, every shape right.
 pub fn check(dir: &Path) -> Result<MixtralConfig, CheckpointError> {
-    use std::io::Read;
     let config = MixtralConfig::read(&dir.join(CONFIG))?;
     let mut expected = expected_tensors(&config);
     for file in weight_files(dir)? {
         let mut f = std::fs::File::open(&file).map_err(|e| file_error(&file, e))?;
-        let mut len = [0u8; 8];
-        f.read_exact(&mut len).map_err(|e| file_error(&file, format!("not safetensors: {e}")))?;
-        let len = u64::from_le_bytes(len);
-        // safetensors' own header limit. `SafeTensors::read_metadata` cannot serve here: it
-        // insists on the whole file, and this check reads no weights.
-        if len > 100_000_000 {
-            return Err(file_error(&file, "not safetensors: implausible header size"));
-        }
-        let mut header = vec![0u8; len as usize];
-        f.read_exact(&mut header).map_err(|e| file_error(&file, format!("header cut short: {e}")))?;
-        let header: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&header).map_err(|e| file_error(&file, format!("header is not JSON: {e}")))?;
-        for (name, info) in header.iter().filter(|(n, _)| *n != "__metadata__") {
-            let tensor_error =
-                |message: String| CheckpointError::Tensor { path: file.clone(), tensor: name.clone(), message };
-            let shape: Vec<usize> = serde_json::from_value(info["shape"].clone())
-                .map_err(|_| tensor_error("has no readable shape".into()))?;
-            match expected.remove(name) {
-                None => return Err(tensor_error("is not a parameter of the model that config.json describes".into())),
-                Some(want) if want != shape => {
-                    return Err(tensor_error(format!("shape {shape:?} in the file, but the config gives {want:?}")))
-                }
-                Some(_) => {}
-            }
-        }
+        let header = hf_weights::read_header(&mut f).map_err(|e| file_error(&file, e))?;
+        hf_weights::check_header(&header, &mut expected).map_err(|(tensor, message)| CheckpointError::Tensor {
+            path: file.clone(),
+            tensor,
+            message,
+        })?;
     }
     if let Some((name, _)) = expected.iter().next() {
         return Err(CheckpointError::Tensor {

@@ -44,8 +44,17 @@ pub struct Hyper {
 /// checkpoint: an artifact format, so it is defined with the others.
 pub use exp_stages::artifacts::StepMetrics;
 
-/// Reports a step's metrics.
-fn report(m: &StepMetrics, reporter: &dyn Reporter) {
+/// How fast a step ran: reported as metrics (the manifest, the index, the terminal) but
+/// never written into the artifact, whose bytes must not depend on the machine.
+#[derive(Clone, Copy, Debug)]
+pub struct StepTiming {
+    pub tokens_per_s: f64,
+    pub mfu: f64,
+}
+
+/// Reports a step's metrics, and its timings where this process ran it (a step replayed
+/// from a checkpoint has none).
+fn report(m: &StepMetrics, timing: Option<StepTiming>, reporter: &dyn Reporter) {
     let step = Some(m.step);
     for (name, value) in [
         ("loss", m.loss),
@@ -53,10 +62,12 @@ fn report(m: &StepMetrics, reporter: &dyn Reporter) {
         ("lr", m.lr),
         ("grad_norm", m.grad_norm),
         ("expert_load_max", m.expert_load_max),
-        ("tokens_per_s", m.tokens_per_s),
-        ("mfu", m.mfu),
     ] {
         reporter.metric(name, step, value);
+    }
+    if let Some(t) = timing {
+        reporter.metric("tokens_per_s", step, t.tokens_per_s);
+        reporter.metric("mfu", step, t.mfu);
     }
 }
 
@@ -120,7 +131,7 @@ pub fn train<B: AutodiffBackend>(
                 .map_err(|e| TrainError::Checkpoint { path: path.clone(), message: e.to_string() })?;
             reporter.log(&format!("resuming from the checkpoint of step {step}"));
             for m in &history {
-                report(m, reporter);
+                report(m, None, reporter);
             }
             start = step;
         }
@@ -174,11 +185,10 @@ pub fn train<B: AutodiffBackend>(
             lr,
             grad_norm: norm,
             expert_load_max: counts.iter().copied().max().unwrap_or(0) as f64 / mean_load.max(1e-9),
-            tokens_per_s: tokens as f64 / seconds,
-            mfu: flops / seconds / hyper.peak_flops,
             tokens: history.last().map_or(0, |m: &StepMetrics| m.tokens) + tokens as u64,
         };
-        report(&metrics, reporter);
+        let timing = StepTiming { tokens_per_s: tokens as f64 / seconds, mfu: flops / seconds / hyper.peak_flops };
+        report(&metrics, Some(timing), reporter);
         reporter.progress(number, Some(total), "steps");
         history.push(metrics);
         if let Some(dir) = checkpoints {
@@ -354,6 +364,7 @@ fn write_checkpoint<B: AutodiffBackend, O: Optimizer<Mixtral<B>, B>>(
     recorder.record(model.clone().into_record(), tmp.join("model")).map_err(|e| error(e.to_string()))?;
     recorder.record(optim.to_record(), tmp.join("optim")).map_err(|e| error(e.to_string()))?;
     artifacts::write_lines(&tmp.join(artifacts::CHECKPOINT_METRICS), history).map_err(|e| error(e.to_string()))?;
+    exp_stages::faults::point("checkpoint");
     std::fs::rename(&tmp, &path).map_err(|e| error(e.to_string()))?;
     // Only the newest checkpoint is needed to resume.
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {

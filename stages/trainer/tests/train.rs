@@ -117,7 +117,7 @@ fn loss_falls_on_bundled_text_with_the_llm_jp_tokenizer() {
     let last: f64 = history[25..].iter().map(|m| m.loss).sum::<f64>() / 5.0;
     assert!((first - (tokenizer.vocab_size() as f64).ln()).abs() < 0.5, "starts near uniform: {first}");
     assert!(last < first - 2.0, "loss {first} → {last}");
-    assert!(history.iter().all(|m| m.grad_norm.is_finite() && m.tokens_per_s > 0.0));
+    assert!(history.iter().all(|m| m.grad_norm.is_finite()));
 }
 
 fn synthetic(dir: &Path, vocab: u32) {

@@ -1,13 +1,15 @@
 //! The `csv` reader: each row a record, columns named by the header or by `columns:`.
 
-use super::{file_label, finish, Fields};
+use super::{ending_at, file_label, finish, not_a_record, write_all, Fields};
 use super::{RecordFields, ID_FIELD, LANG_FIELD, LICENCE, LIMIT, META_FIELD, ON_ERROR, PATH, TEXT_FIELD};
-use crate::documents::Writer;
+use crate::documents::{Document, Writer};
 use crate::params::{typed, Params};
 use crate::stage::{Context, Stage, StageError};
 use exp_dsl::schema::{Artifact, KindSchema, Role};
 use exp_dsl::schema::{Default, Param, Ty};
 use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::Path;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CsvParams {
@@ -51,60 +53,66 @@ impl Stage for CsvReader {
         let p: CsvParams = ctx.params()?;
         let files = crate::files::expand(ctx.root, &p.path)?;
         let fields = Fields::records(&p.fields);
-        let (header, given) = (p.header, p.columns);
         let mut out = Writer::create(ctx.out)?;
-        'files: for file in &files {
-            let label = file_label(file);
-            let mut reader =
-                csv::ReaderBuilder::new().has_headers(header).flexible(false).from_reader(crate::files::open(file)?);
-            let mut columns = given.clone();
-            if header && columns.is_empty() {
-                let h = reader.headers().map_err(|e| StageError::BadRecord {
-                    at: format!("{}:1", file.display()),
-                    message: e.to_string(),
-                })?;
-                // A byte-order mark is not part of the first column's name.
-                columns = h.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect();
-            }
-            if columns.is_empty() {
-                return Err(StageError::Param(format!(
-                    "{}: no header; name the columns with `columns: [...]`",
-                    file.display()
-                )));
-            }
-            for (n, row) in reader.records().enumerate() {
-                if fields.full(out.documents) {
-                    break 'files;
-                }
-                ctx.check_cancelled()?;
-                let line = n + 1 + usize::from(header);
-                let at = format!("{label}:{line}");
-                let doc = row
-                    .map_err(|e| StageError::BadRecord {
-                        at: format!("{}:{line}", file.display()),
-                        message: e.to_string(),
-                    })
-                    .and_then(|row| {
-                        if row.len() != columns.len() {
-                            return Err(StageError::BadRecord {
-                                at: format!("{}:{line}", file.display()),
-                                message: format!(
-                                    "{} columns, expected {} ({})",
-                                    row.len(),
-                                    columns.len(),
-                                    columns.join(", ")
-                                ),
-                            });
-                        }
-                        fields.document(&at, |name| {
-                            let i = columns.iter().position(|c| c == name)?;
-                            Some(row.get(i)?.trim_start_matches('\u{feff}').to_string())
-                        })
-                    });
-                let Some(doc) = fields.policy(ctx, doc)? else { continue };
-                out.write(&doc)?;
+        for file in &files {
+            let rows = documents(crate::files::open(file)?, file, p.header, &p.columns, &fields)?;
+            if !write_all(ctx, &mut out, &fields, rows)? {
+                break;
             }
         }
         finish(ctx, out, files.len(), &fields)
+    }
+}
+
+/// The documents of one CSV stream (already decompressed), one per row. With `header` the
+/// first row names the columns unless `given` does; without, `given` must. A header that
+/// cannot be read, or no column names, is an error of the whole file; a row that cannot
+/// be read or has the wrong number of columns is a bad record; a read error ends the
+/// stream.
+pub fn documents<'a>(
+    input: impl Read + 'a,
+    file: &'a Path,
+    header: bool,
+    given: &[String],
+    fields: &'a Fields,
+) -> Result<impl Iterator<Item = Result<Document, StageError>> + 'a, StageError> {
+    let label = file_label(file);
+    let mut reader = csv::ReaderBuilder::new().has_headers(header).flexible(false).from_reader(input);
+    let mut columns = given.to_vec();
+    if header && columns.is_empty() {
+        let h = reader.headers().map_err(|e| error(e, file, 1))?;
+        // A byte-order mark is not part of the first column's name.
+        columns = h.iter().map(|c| c.trim_start_matches('\u{feff}').to_string()).collect();
+    }
+    if columns.is_empty() {
+        return Err(StageError::Param(format!(
+            "{}: no header; name the columns with `columns: [...]`",
+            file.display()
+        )));
+    }
+    let rows = reader.into_records().enumerate().map(move |(n, row)| {
+        let line = n + 1 + usize::from(header);
+        let row = row.map_err(|e| error(e, file, line))?;
+        if row.len() != columns.len() {
+            return Err(StageError::BadRecord {
+                at: format!("{}:{line}", file.display()),
+                message: format!("{} columns, expected {} ({})", row.len(), columns.len(), columns.join(", ")),
+            });
+        }
+        fields.document(&format!("{label}:{line}"), |name| {
+            let i = columns.iter().position(|c| c == name)?;
+            Some(row.get(i)?.trim_start_matches('\u{feff}').to_string())
+        })
+    });
+    Ok(ending_at(rows, not_a_record))
+}
+
+/// A CSV error at `line`: a read error is an I/O error (the `on_error` policy does not
+/// skip it: the reader cannot go on), anything else a bad record.
+fn error(e: csv::Error, file: &Path, line: usize) -> StageError {
+    let message = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => StageError::Io { path: file.to_path_buf(), source },
+        _ => StageError::BadRecord { at: format!("{}:{line}", file.display()), message },
     }
 }

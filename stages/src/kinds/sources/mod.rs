@@ -178,6 +178,53 @@ pub fn file_label(path: &std::path::Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
+/// Writes the documents one reader gives for one file, under the `limit` and the
+/// `on_error` policy: the loop every reader's stage runs, so that the readers themselves
+/// are plain iterators over any input (`crate::fuzzing` feeds them bytes). `false` once
+/// the limit is reached. The limit is looked at before each record is read, so a limit
+/// reached never reads (or fails on) the record after it.
+pub fn write_all(
+    ctx: &Context,
+    out: &mut Writer,
+    fields: &Fields,
+    mut documents: impl Iterator<Item = Result<Document, StageError>>,
+) -> Result<bool, StageError> {
+    loop {
+        if fields.full(out.documents) {
+            return Ok(false);
+        }
+        ctx.check_cancelled()?;
+        let Some(doc) = documents.next() else { return Ok(true) };
+        let Some(doc) = fields.policy(ctx, doc)? else { continue };
+        out.write(&doc)?;
+        if out.documents.is_multiple_of(1000) {
+            ctx.reporter.progress(out.documents, None, "documents");
+        }
+    }
+}
+
+/// Ends `documents` after the first error that `ends` says the stream cannot go past, so
+/// that no reader yields errors forever: a failed decompressor, for one, fails again on
+/// every read, and with `on_error: skip` the stage would loop skipping.
+pub(super) fn ending_at<I>(documents: I, ends: fn(&StageError) -> bool) -> impl Iterator<Item = I::Item>
+where
+    I: Iterator<Item = Result<Document, StageError>>,
+{
+    let mut ended = false;
+    documents.map_while(move |doc| {
+        if ended {
+            return None;
+        }
+        ended = doc.as_ref().is_err_and(ends);
+        Some(doc)
+    })
+}
+
+/// For [`ending_at`]: an error that is not about one record (an I/O error) ends the stream.
+pub(super) fn not_a_record(e: &StageError) -> bool {
+    !matches!(e, StageError::BadRecord { .. })
+}
+
 /// Reports the counts every reader records.
 pub fn finish(ctx: &Context, out: Writer, files: usize, fields: &Fields) -> Result<(), StageError> {
     let (docs, chars) = out.finish()?;

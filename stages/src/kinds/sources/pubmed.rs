@@ -3,7 +3,7 @@
 //! bounded memory. Each article gives one document: the title and the abstract sections
 //! (`LABEL: text`), with PMID, DOI, journal, year and MeSH descriptors as metadata.
 
-use super::{file_label, finish, Fields};
+use super::{ending_at, file_label, finish, write_all, Fields};
 use super::{OnError, LICENCE, LIMIT, ON_ERROR, PATH};
 use crate::documents::{Document, Writer};
 use crate::params::{typed, Params};
@@ -13,7 +13,8 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
+use std::path::Path;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,35 +52,42 @@ impl Stage for PubmedReader {
         let fields = Fields::plain(None, p.licence.as_deref(), p.limit, p.on_error);
         let mut out = Writer::create(ctx.out)?;
         for file in &files {
-            let label = file_label(file);
-            let mut reader = Reader::from_reader(BufReader::new(crate::files::open(file)?));
-            let mut articles = Articles::default();
-            loop {
-                if fields.full(out.documents) {
-                    break;
-                }
-                ctx.check_cancelled()?;
-                let next = articles.next(&mut reader);
-                let next = next.map_err(|message| StageError::BadRecord {
-                    at: format!("{}: byte {}", file.display(), reader.buffer_position()),
-                    message,
-                });
-                // A malformed file cannot be read past its fault: skipping skips the rest.
-                let Some(next) = fields.policy(ctx, next)? else { break };
-                match next {
-                    Some(mut doc) => {
-                        if let Some(l) = fields.licence() {
-                            doc.meta.entry("licence".into()).or_insert_with(|| l.to_string());
-                        }
-                        doc.source = format!("{label}:{}", doc.id);
-                        out.write(&doc)?;
-                    }
-                    None => break,
-                }
+            if !write_all(ctx, &mut out, &fields, documents(crate::files::open(file)?, file, &fields))? {
+                break;
             }
         }
         finish(ctx, out, files.len(), &fields)
     }
+}
+
+/// The articles of one PubMed XML stream (already decompressed), one document each. XML
+/// that is not well-formed, or an article without a PMID, is a bad record and the end of
+/// the stream: a malformed file cannot be read past its fault, so skipping skips the rest.
+pub fn documents<'a>(
+    input: impl Read + 'a,
+    file: &'a Path,
+    fields: &'a Fields,
+) -> impl Iterator<Item = Result<Document, StageError>> + 'a {
+    let label = file_label(file);
+    let mut reader = Reader::from_reader(BufReader::new(input));
+    let mut articles = Articles::default();
+    let documents = std::iter::from_fn(move || {
+        let next = articles.next(&mut reader).map_err(|message| StageError::BadRecord {
+            at: format!("{}: byte {}", file.display(), reader.buffer_position()),
+            message,
+        });
+        next.map(|doc| {
+            doc.map(|mut doc| {
+                if let Some(l) = fields.licence() {
+                    doc.meta.entry("licence".into()).or_insert_with(|| l.to_string());
+                }
+                doc.source = format!("{label}:{}", doc.id);
+                doc
+            })
+        })
+        .transpose()
+    });
+    ending_at(documents, |_| true)
 }
 
 /// Streaming state: the path of open elements and the article being read.

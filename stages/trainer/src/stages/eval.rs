@@ -2,6 +2,7 @@
 //! scoring and resume are `exp_stages::eval`; this stage picks the provider (our burn
 //! model, or an OpenAI-compatible server) and runs them.
 
+use super::GPU;
 use crate::checkpoint;
 use crate::provider::Local;
 use burn::prelude::Backend;
@@ -14,7 +15,7 @@ use exp_stages::eval::tasks::{self, Task};
 use exp_stages::kinds::eval::{Device, JmedbenchParams, LocalProvider, OpenaiProvider, ProviderSpec, JMEDBENCH};
 use exp_stages::mecab::Mecab;
 use exp_stages::params::parse;
-use exp_stages::{Context, Resources, Stage, StageError};
+use exp_stages::{Context, Determinism, Resources, Stage, StageError};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -36,6 +37,14 @@ impl Stage for Jmedbench {
         let served = matches!(provider, Some(ProviderSpec::Openai(_)));
         let cpus = if gpu || served { 1 } else { exp_stages::cores() };
         Resources { cpus, memory_mb: 2048, gpus: usize::from(gpu) }
+    }
+
+    fn determinism(&self, params: &BTreeMap<String, Value>) -> Determinism {
+        match parse::<JmedbenchParams>(params).ok().and_then(|p| p.provider) {
+            Some(ProviderSpec::Openai(_)) => Determinism::Not("a served model answers".into()),
+            Some(ProviderSpec::Local(LocalProvider { device: Device::Cuda })) => Determinism::Not(GPU.into()),
+            _ => Determinism::Exact,
+        }
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
@@ -93,7 +102,7 @@ impl Stage for Jmedbench {
             Some(ProviderSpec::Local(LocalProvider { device: Device::Cuda })) => local_cuda(ctx, &run),
             Some(ProviderSpec::Local(LocalProvider { device: Device::Cpu })) | None => {
                 type B = burn::backend::NdArray<f32>;
-                run(&mut local::<B>(ctx, Default::default())?.with_cpu_head())
+                run(&mut local::<B>(ctx, Default::default(), "cpu")?.with_cpu_head())
             }
         }
     }
@@ -103,7 +112,7 @@ impl Stage for Jmedbench {
 fn local_cuda(ctx: &Context, run: &dyn Fn(&mut dyn Provider) -> Result<(), StageError>) -> Result<(), StageError> {
     super::device::cuda_available()?;
     type B = burn::backend::Cuda<f32, i32>;
-    run(&mut local::<B>(ctx, burn::backend::cuda::CudaDevice::new(0))?)
+    run(&mut local::<B>(ctx, burn::backend::cuda::CudaDevice::new(0), "cuda")?)
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -115,7 +124,7 @@ fn local_cuda(_: &Context, _: &dyn Fn(&mut dyn Provider) -> Result<(), StageErro
 
 /// Our model from the `model` input, with the `tokenizer` input.
 /// It answers on the node's granted threads (one on a GPU, where the node asked for one).
-fn local<B: Backend>(ctx: &Context, device: B::Device) -> Result<Local<B>, StageError> {
+fn local<B: Backend>(ctx: &Context, device: B::Device, device_name: &str) -> Result<Local<B>, StageError> {
     let input = |role: &str| {
         ctx.inputs_for(role).next().map(|i| i.dir.clone()).ok_or_else(|| {
             StageError::Param(format!("evaluating our own model needs `{role}:` (or give `provider: openai(...)`)"))
@@ -131,5 +140,9 @@ fn local<B: Backend>(ctx: &Context, device: B::Device) -> Result<Local<B>, Stage
             config.vocab_size
         )));
     }
-    Ok(Local::new(model, config, tokenizer, device, dir.display().to_string(), ctx.threads))
+    // Named by its device, not its folder: `scores.json` must not depend on where the
+    // store is (the model is the node's input, already in its identity).
+    // Named by its device, not by its folder: `scores.json` must not depend on where the
+    // store is (the model is an input, so it is in the node's identity already).
+    Ok(Local::new(model, config, tokenizer, device, device_name.to_string(), ctx.threads))
 }

@@ -4,8 +4,10 @@
 use crate::checkpoint;
 use crate::model::{Init, Mixtral};
 use exp_dsl::schema::KindSchema;
+use exp_dsl::Value;
 use exp_stages::kinds::model::{HfCheckpointParams, MixtralParams, HF_CHECKPOINT, MIXTRAL};
-use exp_stages::{Context, Stage, StageError};
+use exp_stages::{Context, Determinism, Stage, StageError};
+use std::collections::BTreeMap;
 
 /// Weights are written in shards of at most 2 GB, so no single file gets unwieldy; a
 /// tiny model is one file.
@@ -62,6 +64,10 @@ pub struct HfCheckpoint;
 impl Stage for HfCheckpoint {
     fn schema(&self) -> &'static KindSchema {
         &HF_CHECKPOINT
+    }
+
+    fn determinism(&self, _: &BTreeMap<String, Value>) -> Determinism {
+        Determinism::Not("its artifact is where the weights are, which depends on where the experiment is".into())
     }
 
     /// Checks the checkpoint from its headers and records where it is: the weights stay

@@ -14,12 +14,21 @@ use exp_dsl::schema::KindSchema;
 use exp_dsl::Value;
 use exp_stages::kinds::train::{CptParams, Device, Layout, Optimiser, SftParams, Trainer, CPT, SFT};
 use exp_stages::params::parse;
-use exp_stages::{Cluster, Context, Resources, Stage, StageError};
+use exp_stages::{Cluster, Context, Determinism, Resources, Stage, StageError};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub struct Cpt;
 pub struct Sft;
+
+/// On the CPU any number of workers gives the same bits; on a GPU, not.
+fn determinism(device: Option<Device>) -> Determinism {
+    if device == Some(Device::Cuda) {
+        Determinism::Not(super::GPU.into())
+    } else {
+        Determinism::Exact
+    }
+}
 
 /// On the CPU the trainer asks for every core: one worker per granted core computes
 /// micro-batches side by side (the result is the same for any number). On a GPU one
@@ -47,6 +56,15 @@ impl Stage for Cpt {
 
     fn layout(&self, params: &BTreeMap<String, Value>) -> Option<Layout> {
         parse::<CptParams>(params).ok()?.parallel
+    }
+
+    fn determinism(&self, params: &BTreeMap<String, Value>) -> Determinism {
+        match parse::<CptParams>(params) {
+            Ok(CptParams { trainer: Trainer::Megatron(_), .. }) => Determinism::Not(
+                "Megatron-LM trains in bf16 on many GPUs, whose reductions are not bit-reproducible".into(),
+            ),
+            p => determinism(p.ok().map(|p| p.optimiser.device)),
+        }
     }
 
     fn cluster(&self, params: &BTreeMap<String, Value>) -> Option<Cluster> {
@@ -82,6 +100,10 @@ impl Stage for Sft {
 
     fn resources(&self, params: &BTreeMap<String, Value>) -> Resources {
         resources(parse::<SftParams>(params).ok().map(|p| p.optimiser.device))
+    }
+
+    fn determinism(&self, params: &BTreeMap<String, Value>) -> Determinism {
+        determinism(parse::<SftParams>(params).ok().map(|p| p.optimiser.device))
     }
 
     fn run(&self, ctx: &Context) -> Result<(), StageError> {
