@@ -170,7 +170,7 @@ mod tests {
             compare(a.path(), b.path()).expect("compares"),
             Verdict::Differs {
                 file: "sub/log.jsonl".into(),
-                how: "first differs at byte 27 (line 2); 31 bytes stored, 31 recomputed".into()
+                how: "first differs at byte 25 (line 2); 28 bytes stored, 28 recomputed".into()
             }
         );
         std::fs::write(b.path().join("sub/log.jsonl"), "{\"step\":1}\n{\"step\":2,\"t\":1}\n").expect("write");

@@ -1,0 +1,9 @@
+//! JSON lines as the `jsonl` reader reads a plain file.
+//! The input's way in is `exp_stages::fuzzing::jsonl`, shared with the bounded pass of
+//! `stages/tests/arbitrary_inputs.rs`. Run: `bench/fuzz.sh` or, from `stages/`,
+//! `cargo fuzz run jsonl` (docs: "Fuzzing").
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    exp_stages::fuzzing::jsonl(data);
+});
