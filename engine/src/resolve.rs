@@ -83,6 +83,14 @@ impl Resolved {
         self.nodes.iter().position(|n| n.name == name)
     }
 
+    /// The node of a definition a user named, or why there is none, with the closest name.
+    pub fn named(&self, name: &str) -> Result<usize, String> {
+        self.by_name(name).ok_or_else(|| {
+            let hint = exp_dsl::suggest::closest(name, self.nodes.iter().map(|n| n.name.as_str()));
+            format!("no such definition{}", hint.map(|h| format!("; did you mean `{h}`?")).unwrap_or_default())
+        })
+    }
+
     /// The inputs of node `i` as identities, in order.
     pub fn input_ids(&self, i: usize) -> Vec<InputId> {
         self.nodes[i]

@@ -182,13 +182,7 @@ fn select(resolved: &Resolved, only: &[String]) -> anyhow::Result<Vec<bool>> {
     }
     let mut needed = vec![false; resolved.nodes.len()];
     for name in only {
-        let Some(i) = resolved.by_name(name) else {
-            let hint = exp_dsl::suggest::closest(name, resolved.nodes.iter().map(|n| n.name.as_str()));
-            anyhow::bail!(
-                "`--only {name}`: no such definition{}",
-                hint.map(|h| format!("; did you mean `{h}`?")).unwrap_or_default()
-            );
-        };
+        let i = resolved.named(name).map_err(|why| anyhow::anyhow!("`--only {name}`: {why}"))?;
         needed[i] = true;
     }
     for i in (0..resolved.nodes.len()).rev() {

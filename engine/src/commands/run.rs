@@ -76,14 +76,7 @@ pub fn check(
     } else {
         let mut selected = Vec::new();
         for name in names {
-            let Some(i) = resolved.by_name(name) else {
-                let hint = exp_dsl::suggest::closest(name, resolved.nodes.iter().map(|n| n.name.as_str()));
-                anyhow::bail!(
-                    "`{name}`: no such definition{}",
-                    hint.map(|h| format!("; did you mean `{h}`?")).unwrap_or_default()
-                );
-            };
-            selected.push(i);
+            selected.push(resolved.named(name).map_err(|why| anyhow::anyhow!("`{name}`: {why}"))?);
         }
         selected.sort_unstable();
         selected.dedup();
