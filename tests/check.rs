@@ -96,13 +96,17 @@ fn hostile_inputs_get_diagnostics_not_panics() {
         garbage.push((x >> 16) as u8);
     }
     d.write("garbage.med", garbage);
-    // 10 MB: one definition repeated, each with its own name.
+    // 10 MB: one definition repeated, each with its own name (about 190,000)…
     let mut big = String::from("experiment \"big\"\n");
     let mut i = 0;
     while big.len() < 10 << 20 {
         big.push_str(&format!("source s{i} = jsonl(\"data/part-{i}.jsonl\", lang: en) # {i}\n"));
         i += 1;
     }
+    // …and a loop asking for a million definitions more: the bound on what loops expand
+    // to (E0112) is reached, not memory.
+    let list = format!("[{}]", (0..1001).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
+    big.push_str(&format!("for a in {list}, b in {list} {{\n  source t_{{a}}_{{b}} = jsonl(\"t.jsonl\")\n}}\n"));
     d.write("big.med", big);
     for (file, code) in [("nested.med", "E0003"), ("garbage.med", "E000"), ("big.med", "E0112")] {
         let out = d.exp(&["check", file]);

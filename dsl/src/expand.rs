@@ -9,11 +9,17 @@ use crate::diagnostic::Diagnostic;
 use crate::load::Loaded;
 use crate::span::{FileId, Span};
 use crate::suggest::closest;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-/// Most definitions loops may produce, against runaway matrices.
-pub const MAX_INSTANCES: usize = 100_000;
+/// Most definitions an experiment may expand to, its loops unrolled: against runaway
+/// matrices, which a few bytes can write (`for a in […], b in […], c in […]`). Each
+/// definition costs about 1.5 KiB while checked and about as much again while planned
+/// (`bench/plan.sh`: 100,000 nodes check in about 0.2 GiB), so the bound keeps any input
+/// to a few GiB and seconds, while leaving a real sweep ten times the 100,000 nodes the
+/// planner is measured at. Each iteration of a loop that holds only loops counts as a
+/// definition, so loops that define nothing are bounded too.
+pub const MAX_INSTANCES: usize = 1_000_000;
 /// Deepest chain of `let` constants referring to each other.
 pub const MAX_LET_DEPTH: usize = 64;
 
@@ -93,7 +99,13 @@ impl Namespace {
 
 /// Expands `loaded` for `profile` (`None`: the file's own `let` values).
 pub fn expand(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic>) -> Namespace {
-    let mut x = Expander { ns: Namespace::default(), diags };
+    expand_bounded(loaded, profile, diags, MAX_INSTANCES)
+}
+
+/// [`expand`] with another bound than [`MAX_INSTANCES`] (tests reach it with small files).
+fn expand_bounded(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic>, limit: usize) -> Namespace {
+    let mut x =
+        Expander { ns: Namespace::default(), diags, limit, expanded: 0, exhausted: false, reported: HashSet::new() };
     // Pass 1: headers, top-level `let`s and profiles, so loops may iterate over a `let`
     // written further down the file.
     let mut profiles: Vec<(&Profile, FileId)> = Vec::new();
@@ -103,7 +115,7 @@ pub fn expand(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic
             match item {
                 Item::Header { name, span } if in_root => {
                     if let Some(first) = x.ns.header_span {
-                        x.diags.push(
+                        x.report(
                             Diagnostic::error(
                                 Code::TwoHeaders,
                                 "the experiment is named twice",
@@ -146,9 +158,26 @@ pub fn expand(loaded: &Loaded, profile: Option<&str>, diags: &mut Vec<Diagnostic
 struct Expander<'d> {
     ns: Namespace,
     diags: &'d mut Vec<Diagnostic>,
+    /// [`MAX_INSTANCES`], but for tests.
+    limit: usize,
+    /// Definitions met so far (made or refused), plus iterations of loops holding only
+    /// loops: what [`MAX_INSTANCES`] bounds.
+    expanded: usize,
+    /// The bound was reached (and reported): nothing more is expanded.
+    exhausted: bool,
+    /// Diagnostics already given. A mistake inside a loop (a name every iteration
+    /// repeats) would otherwise be reported once per iteration, and a large loop would
+    /// fill memory with copies that are removed later anyway.
+    reported: HashSet<(Code, Span, String)>,
 }
 
 impl Expander<'_> {
+    fn report(&mut self, d: Diagnostic) {
+        if self.reported.insert((d.code, d.primary.span, d.message.clone())) {
+            self.diags.push(d);
+        }
+    }
+
     /// Profiles of the same name in different files add up, applied in load order
     /// (imports first). A profile does not change a `let` that a later file (one importing
     /// the profile's file) redefined with `override`: the importing file's choice wins.
@@ -161,7 +190,7 @@ impl Expander<'_> {
         let mut seen: HashMap<(&str, FileId), Span> = HashMap::new();
         for (p, file) in profiles {
             if let Some(first) = seen.get(&(p.name.text.as_str(), *file)) {
-                self.diags.push(
+                self.report(
                     Diagnostic::error(
                         Code::DefinedTwice,
                         format!("profile `{}` is defined twice", p.name.text),
@@ -181,7 +210,7 @@ impl Expander<'_> {
                 let target = self.ns.lookup(&o.name.text).filter(|&i| self.ns.instances[i].is_let());
                 let Some(i) = target else {
                     let lets = self.ns.instances.iter().filter(|i| i.is_let()).map(|i| i.name.as_str());
-                    self.diags.push(
+                    self.report(
                         Diagnostic::error(
                             Code::ProfileUnknownLet,
                             format!("profile `{}` sets `{}`, which is not a `let` constant", p.name.text, o.name.text),
@@ -205,8 +234,22 @@ impl Expander<'_> {
     }
 
     fn add(&mut self, def: Rc<Definition>, env: &Rc<Env>, file: FileId, in_root: bool, from_loop: Option<Span>) {
+        if self.exhausted {
+            return;
+        }
+        self.expanded += 1;
+        if self.expanded > self.limit {
+            self.exhausted = true;
+            self.report(Diagnostic::error(
+                Code::TooManyDefinitions,
+                format!("the experiment expands to more than {} definitions", grouped(self.limit)),
+                def.name.span,
+                "the limit was reached here",
+            ));
+            return;
+        }
         if def.name.is_glob() {
-            self.diags.push(Diagnostic::error(
+            self.report(Diagnostic::error(
                 Code::BadGlob,
                 format!("a definition's name cannot contain `*`: `{}`", def.name.source_text()),
                 def.name.span,
@@ -217,22 +260,10 @@ impl Expander<'_> {
         let name = match interpolate(&def.name, env) {
             Ok(n) => n,
             Err(d) => {
-                self.diags.push(d);
+                self.report(d);
                 return;
             }
         };
-        if self.ns.instances.len() >= MAX_INSTANCES {
-            if self.ns.instances.len() == MAX_INSTANCES {
-                self.diags.push(Diagnostic::error(
-                    Code::TooManyDefinitions,
-                    format!("the experiment expands to more than {MAX_INSTANCES} definitions"),
-                    def.name.span,
-                    "the limit was reached here",
-                ));
-                self.ns.instances.push(self.instance(name, def, env, file, in_root, from_loop, true));
-            }
-            return;
-        }
         if let Some(&prev) = self.ns.by_name.get(&name) {
             let earlier = &self.ns.instances[prev];
             let (prev_span, prev_file, prev_loop) = (earlier.def.name.span, earlier.file, earlier.from_loop);
@@ -277,11 +308,11 @@ impl Expander<'_> {
                         )
                     })
                 };
-                self.diags.push(diag);
+                self.report(diag);
                 return;
             }
         } else if def.is_override {
-            self.diags.push(
+            self.report(
                 Diagnostic::error(
                     Code::OverrideNothing,
                     format!("nothing to override: no imported definition is named `{name}`"),
@@ -294,29 +325,14 @@ impl Expander<'_> {
         }
         let id = self.ns.instances.len();
         self.ns.by_name.insert(name.clone(), id);
-        let inst = self.instance(name, def, env, file, in_root, from_loop, false);
-        self.ns.instances.push(inst);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn instance(
-        &self,
-        name: String,
-        def: Rc<Definition>,
-        env: &Rc<Env>,
-        file: FileId,
-        in_root: bool,
-        from_loop: Option<Span>,
-        dead: bool,
-    ) -> Instance {
-        Instance { name, def, env: env.clone(), file, in_root, from_loop, dead }
+        self.ns.instances.push(Instance { name, def, env: env.clone(), file, in_root, from_loop, dead: false });
     }
 
     fn expand_for(&mut self, f: &ForLoop, env: &Rc<Env>, file: FileId, in_root: bool) {
         let mut axes: Vec<(String, Vec<Rc<Bound>>)> = Vec::new();
         for b in &f.bindings {
             if axes.iter().any(|(n, _)| *n == b.var.text) {
-                self.diags.push(Diagnostic::error(
+                self.report(Diagnostic::error(
                     Code::LoopVariableTwice,
                     format!("loop variable `{}` is bound twice", b.var.text),
                     b.var.span,
@@ -327,7 +343,7 @@ impl Expander<'_> {
             match self.list_items(&b.values, env, 0) {
                 Ok(items) => {
                     if items.is_empty() {
-                        self.diags.push(
+                        self.report(
                             Diagnostic::warning(
                                 Code::EmptyLoop,
                                 "`for` over an empty list defines nothing",
@@ -340,13 +356,47 @@ impl Expander<'_> {
                     axes.push((b.var.text.clone(), items));
                 }
                 Err(d) => {
-                    self.diags.push(d);
+                    self.report(d);
                     return;
                 }
             }
         }
-        let total: usize = axes.iter().map(|(_, v)| v.len()).product();
+        if self.exhausted {
+            return;
+        }
+        // Every combination of the bindings (saturating: a `let` list bound five times
+        // could overflow the count).
+        let total = axes.iter().fold(1usize, |t, (_, v)| t.saturating_mul(v.len()));
+        let defs = f.body.iter().filter(|i| matches!(i, Item::Def(_))).count();
+        // Refuse before any work a loop that cannot fit, naming it and its arithmetic.
+        let cost = total.saturating_mul(defs.max(1));
+        if self.expanded.saturating_add(cost) > self.limit {
+            self.exhausted = true;
+            let sizes: Vec<String> = axes.iter().map(|(_, v)| grouped(v.len())).collect();
+            let per = if defs == 0 { "loops".to_string() } else { plural(defs, "definition") };
+            let header = Span::new(f.span.file, f.span.start, f.bindings.last().map_or(f.span.end, |b| b.span.end));
+            self.report(
+                Diagnostic::error(
+                    Code::TooManyDefinitions,
+                    format!("the experiment expands to more than {} definitions", grouped(self.limit)),
+                    header,
+                    format!("{} iterations of {per}", sizes.join(" × ")),
+                )
+                .with_help(format!(
+                    "shrink the matrix, or split the experiment: {} more definitions fit here",
+                    grouped(self.limit - self.expanded)
+                )),
+            );
+            return;
+        }
+        // The body's definitions, shared by every iteration rather than copied into each.
+        let body: Vec<Option<Rc<Definition>>> =
+            f.body.iter().map(|i| if let Item::Def(d) = i { Some(Rc::new(d.clone())) } else { None }).collect();
         for n in 0..total {
+            if defs == 0 {
+                // An iteration that defines nothing itself still costs work.
+                self.expanded += 1;
+            }
             // Mixed-radix decomposition of n: the last binding varies fastest.
             let mut rest = n;
             let mut vars = Vec::with_capacity(axes.len());
@@ -356,14 +406,14 @@ impl Expander<'_> {
             }
             vars.reverse();
             let inner = Rc::new(env.extended(vars));
-            for item in &f.body {
-                match item {
-                    Item::Def(d) => self.add(Rc::new(d.clone()), &inner, file, in_root, Some(f.span)),
-                    Item::For(g) => self.expand_for(g, &inner, file, in_root),
+            for (item, def) in f.body.iter().zip(&body) {
+                match (item, def) {
+                    (_, Some(d)) => self.add(d.clone(), &inner, file, in_root, Some(f.span)),
+                    (Item::For(g), None) => self.expand_for(g, &inner, file, in_root),
                     _ => {}
                 }
             }
-            if self.ns.instances.len() > MAX_INSTANCES {
+            if self.exhausted {
                 return;
             }
         }
@@ -455,4 +505,153 @@ pub fn interpolate(name: &Name, env: &Env) -> Result<String, Diagnostic> {
         }
     }
     Ok(out)
+}
+
+/// `1234567` as `1,234,567`, as numbers are written in messages.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{} {word}s", grouped(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The namespace, the diagnostics and the sources of `text` expanded under `limit`.
+    fn expand_text(text: &str, limit: usize) -> (Namespace, Vec<Diagnostic>, Loaded) {
+        let loaded = crate::load::load_text("t.med", Path::new("t.med"), text.to_string());
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let mut diags = Vec::new();
+        let ns = expand_bounded(&loaded, None, &mut diags, limit);
+        (ns, diags, loaded)
+    }
+
+    fn numbers(n: usize) -> String {
+        format!("[{}]", (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(", "))
+    }
+
+    /// The one E0112 among `diags`, as `file:line:column`, message and label.
+    fn too_many(diags: &[Diagnostic], loaded: &Loaded) -> (String, String, String) {
+        let found: Vec<&Diagnostic> = diags.iter().filter(|d| d.code == Code::TooManyDefinitions).collect();
+        assert_eq!(found.len(), 1, "{diags:?}");
+        let d = found[0];
+        (loaded.sources.location(d.primary.span), d.message.clone(), d.primary.message.clone())
+    }
+
+    #[test]
+    fn loops_may_reach_the_bound_exactly() {
+        let (ns, diags, _) = expand_text(
+            "experiment \"x\"\nsource s = jsonl(\"s.jsonl\")\nfor a in [0, 1, 2], b in [0, 1, 2] {\n  source r_{a}_{b} = jsonl(\"r.jsonl\")\n}\n",
+            10,
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(ns.instances.len(), 10);
+    }
+
+    #[test]
+    fn a_loop_past_the_bound_is_refused_before_it_expands_naming_the_loop() {
+        let (ns, diags, loaded) = expand_text(
+            "experiment \"x\"\nsource s = jsonl(\"s.jsonl\")\nfor a in [0, 1, 2], b in [0, 1, 2, 3] {\n  source r_{a}_{b} = jsonl(\"r.jsonl\")\n}\n",
+            10,
+        );
+        let (at, message, label) = too_many(&diags, &loaded);
+        assert_eq!(at, "t.med:3:1");
+        assert_eq!(message, "the experiment expands to more than 10 definitions");
+        assert_eq!(label, "3 × 4 iterations of 1 definition");
+        assert_eq!(diags[0].help, ["shrink the matrix, or split the experiment: 9 more definitions fit here"]);
+        assert_eq!(ns.instances.len(), 1, "nothing of the loop is expanded");
+    }
+
+    #[test]
+    fn nested_loops_are_refused_at_the_loop_that_reaches_the_bound() {
+        // Each outer iteration counts one (it defines nothing itself), each inner one
+        // three: 4, 8, then 12 > 10 at the third.
+        let (ns, diags, loaded) = expand_text(
+            &format!(
+                "experiment \"x\"\nfor a in {} {{\n  for b in [0, 1, 2] {{\n    source r_{{a}}_{{b}} = jsonl(\"r.jsonl\")\n  }}\n}}\n",
+                numbers(5)
+            ),
+            10,
+        );
+        let (at, _, label) = too_many(&diags, &loaded);
+        assert_eq!(at, "t.med:3:3");
+        assert_eq!(label, "3 iterations of 1 definition");
+        assert_eq!(ns.instances.len(), 6);
+    }
+
+    #[test]
+    fn definitions_past_the_bound_outside_loops_are_refused_where_it_is_reached() {
+        let text: String = (0..5).map(|i| format!("source s{i} = jsonl(\"s.jsonl\")\n")).collect();
+        let (ns, diags, loaded) = expand_text(&format!("experiment \"x\"\n{text}"), 3);
+        let (at, _, label) = too_many(&diags, &loaded);
+        assert_eq!(at, "t.med:5:8");
+        assert_eq!(label, "the limit was reached here");
+        assert_eq!(ns.instances.len(), 3);
+    }
+
+    #[test]
+    fn loops_that_define_nothing_are_bounded_too() {
+        // A billion iterations of an empty loop: refused at once, not iterated.
+        let l = numbers(1000);
+        let (_, diags, loaded) = expand_text(
+            &format!("experiment \"x\"\nfor a in {l}, b in {l}, c in {l} {{\n  for d in [] {{\n    source r_{{d}} = jsonl(\"r.jsonl\")\n  }}\n}}\n"),
+            MAX_INSTANCES,
+        );
+        let (at, message, label) = too_many(&diags, &loaded);
+        assert_eq!(at, "t.med:2:1");
+        assert_eq!(message, "the experiment expands to more than 1,000,000 definitions");
+        assert_eq!(label, "1,000 × 1,000 × 1,000 iterations of loops");
+    }
+
+    #[test]
+    fn a_matrix_whose_size_overflows_is_refused_not_a_panic() {
+        // 100^12 combinations: more than a 64-bit count holds.
+        let vars: Vec<String> = (0..12).map(|i| format!("v{i} in l")).collect();
+        let names: String = (0..12).map(|i| format!("_{{v{i}}}")).collect();
+        let (_, diags, loaded) = expand_text(
+            &format!(
+                "experiment \"x\"\nlet l = {}\nfor {} {{\n  source r{names} = jsonl(\"r.jsonl\")\n}}\n",
+                numbers(100),
+                vars.join(", ")
+            ),
+            MAX_INSTANCES,
+        );
+        let (at, _, _) = too_many(&diags, &loaded);
+        assert_eq!(at, "t.med:3:1");
+    }
+
+    #[test]
+    fn a_mistake_every_iteration_repeats_is_reported_once() {
+        let (ns, diags, _) = expand_text(
+            &format!("experiment \"x\"\nfor a in {} {{\n  source r = jsonl(\"r.jsonl\")\n}}\n", numbers(1000)),
+            MAX_INSTANCES,
+        );
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].code, Code::LoopNameTwice);
+        assert_eq!(ns.instances.len(), 1);
+    }
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
 }

@@ -160,8 +160,10 @@ impl Index {
     }
 
     pub fn fingerprint(&self, path: &str) -> rusqlite::Result<Option<(Fingerprint, String, i64)>> {
+        // Asked once per file a plan reads: the statement is prepared once per connection.
         self.conn
-            .query_row("SELECT size, mtime_ns, inode, hash, hashed_at FROM fingerprints WHERE path = ?1", [path], |r| {
+            .prepare_cached("SELECT size, mtime_ns, inode, hash, hashed_at FROM fingerprints WHERE path = ?1")?
+            .query_row([path], |r| {
                 Ok((Fingerprint { size: r.get(0)?, mtime_ns: r.get(1)?, inode: r.get(2)? }, r.get(3)?, r.get(4)?))
             })
             .optional()

@@ -126,6 +126,10 @@ pub fn resolve(graph: &Graph, file: &Path, catalog: &Catalog, index: Option<&Ind
     let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut nodes: Vec<Node> = Vec::with_capacity(graph.nodes.len());
     let mut by_key: HashMap<&str, usize> = HashMap::new();
+    // The files a (parameter, path) names, hashed once per resolution: a sweep reads the
+    // same files from many nodes (one file under fifty limits, say), and each expansion
+    // costs a glob, a stat, a path canonicalisation and an index query.
+    let mut hashed: HashMap<(&str, &str), Result<Vec<Hashed>, String>> = HashMap::new();
     for g in &graph.nodes {
         let inputs: Vec<Input> =
             g.inputs.iter().map(|i| Input { role: i.role.clone(), node: by_key[i.node.as_str()] }).collect();
@@ -147,7 +151,14 @@ pub fn resolve(graph: &Graph, file: &Path, catalog: &Catalog, index: Option<&Ind
             };
             hashed_params.insert(name.clone(), stripped);
             if declared.is_none() {
-                found.extend(paths.iter().map(|pattern| hash_files(&root, pattern, name, index)));
+                for pattern in paths {
+                    found.push(
+                        hashed
+                            .entry((name.as_str(), pattern))
+                            .or_insert_with(|| hash_files(&root, pattern, name, index))
+                            .clone(),
+                    );
+                }
             }
         }
         if let Some(reads) = &declared {
@@ -209,10 +220,10 @@ pub fn resolve(graph: &Graph, file: &Path, catalog: &Catalog, index: Option<&Ind
 }
 
 /// The value with every `Path` replaced by a marker, collecting the paths.
-fn strip_paths(ty: &Ty, value: &Value, paths: &mut Vec<String>) -> Value {
+fn strip_paths<'v>(ty: &Ty, value: &'v Value, paths: &mut Vec<&'v str>) -> Value {
     match (ty, value) {
         (Ty::Path, Value::Str(s)) => {
-            paths.push(s.clone());
+            paths.push(s);
             Value::Str("<file>".into())
         }
         (Ty::List(t), Value::List(items)) => Value::List(items.iter().map(|v| strip_paths(t, v, paths)).collect()),
@@ -231,10 +242,10 @@ fn strip_paths(ty: &Ty, value: &Value, paths: &mut Vec<String>) -> Value {
     }
 }
 
-fn strip_fields(
+fn strip_fields<'v>(
     fields: &[exp_dsl::schema::Param],
-    m: &BTreeMap<String, Value>,
-    paths: &mut Vec<String>,
+    m: &'v BTreeMap<String, Value>,
+    paths: &mut Vec<&'v str>,
 ) -> BTreeMap<String, Value> {
     m.iter()
         .map(|(k, v)| {

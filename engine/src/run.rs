@@ -13,6 +13,7 @@ use crate::plan::{record, Decision, Step};
 use crate::resolve::Resolved;
 use crate::store::{Manifest, Store, ARTIFACT, LOG};
 use exp_stages::{Context, InputArtifact, Reporter, Resources, StageError};
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -223,6 +224,11 @@ async fn schedule(
     let mut pending: Vec<usize> =
         (0..n).map(|i| resolved.nodes[i].inputs.iter().filter(|inp| wanted[inp.node]).count()).collect();
     let mut ready: BTreeSet<usize> = (0..n).filter(|&i| wanted[i] && pending[i] == 0).collect();
+    // The ready nodes by priority, the first to start last, so picking one does not scan
+    // them all (a sweep has tens of thousands ready at once). A node skipped after a
+    // failure leaves `ready` but may stay here; it is passed over.
+    let mut queue: BTreeSet<(usize, Reverse<usize>)> = ready.iter().map(|&i| (height[i], Reverse(i))).collect();
+    let users = users(&resolved);
     let mut free = Slots { cpus: jobs, gpus };
     let mut stopping = false;
     let mut summary = Summary::default();
@@ -233,11 +239,14 @@ async fn schedule(
 
     loop {
         while !stopping {
-            let Some(&i) = ready.iter().filter(|&&i| need(i).fit(free)).max_by_key(|&&i| (height[i], usize::MAX - i))
+            // The longest chain first, then the first defined.
+            let Some(i) =
+                queue.iter().rev().map(|&(_, Reverse(i))| i).filter(|i| ready.contains(i)).find(|&i| need(i).fit(free))
             else {
                 break;
             };
             ready.remove(&i);
+            queue.remove(&(height[i], Reverse(i)));
             if let Decision::Blocked(problem) = &steps[i].decision {
                 let name = resolved.nodes[i].name.clone();
                 events.event(Event::Blocked { node: name.clone(), problem: problem.clone() });
@@ -318,13 +327,13 @@ async fn schedule(
                 summary.ran += 1;
                 summary.bytes += bytes;
                 index.put_run_node(run_id, &node.name, &node.identity, "ran", seconds, None)?;
-                release(&resolved, i, &wanted, &mut pending, &mut ready);
+                release(&users, i, &wanted, &mut pending, &mut ready, &mut queue, &height);
                 Finished::Ran { bytes }
             }
             Outcome::Reused => {
                 summary.reused += 1;
                 index.put_run_node(run_id, &node.name, &node.identity, "reused", seconds, None)?;
-                release(&resolved, i, &wanted, &mut pending, &mut ready);
+                release(&users, i, &wanted, &mut pending, &mut ready, &mut queue, &height);
                 Finished::Reused
             }
             Outcome::Failed(message) => {
@@ -411,16 +420,33 @@ fn heights(resolved: &Resolved) -> Vec<usize> {
     height
 }
 
+/// The nodes using each node, once per input they take from it.
+fn users(resolved: &Resolved) -> Vec<Vec<usize>> {
+    let mut users = vec![Vec::new(); resolved.nodes.len()];
+    for (j, node) in resolved.nodes.iter().enumerate() {
+        for inp in &node.inputs {
+            users[inp.node].push(j);
+        }
+    }
+    users
+}
+
 /// After node `i` is available, its dependents wait for one input less.
-fn release(resolved: &Resolved, i: usize, wanted: &[bool], pending: &mut [usize], ready: &mut BTreeSet<usize>) {
-    for (j, node) in resolved.nodes.iter().enumerate().skip(i + 1) {
+fn release(
+    users: &[Vec<usize>],
+    i: usize,
+    wanted: &[bool],
+    pending: &mut [usize],
+    ready: &mut BTreeSet<usize>,
+    queue: &mut BTreeSet<(usize, Reverse<usize>)>,
+    height: &[usize],
+) {
+    for &j in &users[i] {
         if wanted[j] {
-            let uses = node.inputs.iter().filter(|inp| inp.node == i).count();
-            if uses > 0 {
-                pending[j] -= uses;
-                if pending[j] == 0 {
-                    ready.insert(j);
-                }
+            pending[j] -= 1;
+            if pending[j] == 0 {
+                ready.insert(j);
+                queue.insert((height[j], Reverse(j)));
             }
         }
     }

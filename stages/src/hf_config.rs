@@ -68,6 +68,48 @@ impl MixtralConfig {
         }
     }
 
+    /// A CPU benchmark model where the vocabulary projection is not the whole step
+    /// (`bench/trainer.sh`, `PRESET=small512`): Mixtral's shape (8 experts, 2 active,
+    /// grouped-query attention with half as many key/value heads, expert size twice the
+    /// hidden size) at hidden 512, 8 layers, 8 heads of 64. With the LLM-jp vocabulary
+    /// (99,574) it has 208,960,000 parameters, 133,462,528 active per token (50,981,888 of
+    /// each in the embedding and `lm_head`).
+    pub fn small_512(vocab_size: usize) -> MixtralConfig {
+        MixtralConfig {
+            vocab_size,
+            hidden_size: 512,
+            intermediate_size: 1024,
+            num_hidden_layers: 8,
+            num_attention_heads: 8,
+            num_key_value_heads: 4,
+            head_dim: 64,
+            num_local_experts: 8,
+            num_experts_per_tok: 2,
+            ..MixtralConfig::tiny(vocab_size)
+        }
+    }
+
+    /// A mixture of experts of about a billion parameters for GPU benchmarks
+    /// (`bench/gpu.sh`): Mixtral's shape (8 experts, 2 active, grouped-query attention with
+    /// half as many key/value heads) at hidden 1024, 16 layers. With the LLM-jp vocabulary
+    /// (99,574) it has 1,059,730,432 parameters, 455,750,656 active per token (203,927,552
+    /// of each in the embedding and `lm_head`).
+    pub fn moe_1b(vocab_size: usize) -> MixtralConfig {
+        MixtralConfig {
+            vocab_size,
+            hidden_size: 1024,
+            intermediate_size: 2048,
+            num_hidden_layers: 16,
+            num_attention_heads: 16,
+            num_key_value_heads: 8,
+            head_dim: 64,
+            num_local_experts: 8,
+            num_experts_per_tok: 2,
+            max_position_embeddings: 4096,
+            ..MixtralConfig::tiny(vocab_size)
+        }
+    }
+
     /// LLM-jp-3 8×13B, the paper's base. From the model card of `llm-jp/llm-jp-3-8x13b`
     /// (40 layers, hidden 5120, 40 heads, 8 routed experts, 2 active, context 4096, 1,018,746,880
     /// embedding and 72,144,081,920 non-embedding parameters): the embedding count gives a
@@ -318,6 +360,20 @@ mod tests {
     fn paper_preset_matches_the_model_card_counts() {
         let (total, _) = MixtralConfig::llm_jp_8x13b().parameter_counts();
         assert_eq!(total, 73_162_828_800);
+    }
+
+    #[test]
+    fn the_1b_preset_has_the_counts_its_doc_states() {
+        let config = MixtralConfig::moe_1b(99_574);
+        assert_eq!(config.parameter_counts(), (1_059_730_432, 455_750_656));
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_small_512_preset_has_the_counts_its_doc_states() {
+        let config = MixtralConfig::small_512(99_574);
+        assert_eq!(config.parameter_counts(), (208_960_000, 133_462_528));
+        assert_eq!(config.validate(), Ok(()));
     }
 
     #[test]

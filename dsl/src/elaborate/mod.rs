@@ -77,6 +77,12 @@ pub(crate) type Bound = HashMap<&'static str, (Expr, Rc<Env>, Span)>;
 impl<'a> Elaborator<'a> {
     pub fn new(catalog: &'a Catalog, sources: &'a SourceMap, root_dir: &Path, ns: &'a Namespace) -> Self {
         let n = ns.instances.len();
+        // `loop_lets` has an entry per loop expansion (an inner loop over a `let` adds
+        // one per outer iteration): mark them rather than search it per definition.
+        let mut used = vec![false; n];
+        for &i in &ns.loop_lets {
+            used[i] = true;
+        }
         Elaborator {
             catalog,
             sources,
@@ -84,7 +90,7 @@ impl<'a> Elaborator<'a> {
             ns,
             diags: Vec::new(),
             state: vec![State::Pending; n],
-            used: (0..n).map(|i| ns.loop_lets.contains(&i)).collect(),
+            used,
             stack: Vec::new(),
             nodes: Vec::new(),
         }

@@ -6,6 +6,7 @@ use exp_engine::plan::{plan, record, Decision, Step};
 use exp_engine::resolve::Resolved;
 use exp_engine::run::Executor;
 use exp_engine::store::Store;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -51,17 +52,32 @@ pub fn make_plan(
 }
 
 pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store, executor: &Executor) {
+    // One line per node: buffered, as 100,000 `println!`s each lock and flush stdout.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    write_plan(&mut out, resolved, steps, store, executor)
+        .and_then(|()| out.flush())
+        .expect("printing the plan to stdout");
+}
+
+fn write_plan(
+    out: &mut impl Write,
+    resolved: &Resolved,
+    steps: &[Step],
+    store: &Store,
+    executor: &Executor,
+) -> std::io::Result<()> {
     let width = resolved.nodes.iter().map(|n| n.name.len()).max().unwrap_or(0).min(40);
     let kind_width = resolved.nodes.iter().map(|n| n.kind.len()).max().unwrap_or(0);
     let machine = Machine::detect();
-    println!("plan of `{}` ({}), store {}", resolved.experiment, resolved.file.display(), store.root.display());
+    writeln!(out, "plan of `{}` ({}), store {}", resolved.experiment, resolved.file.display(), store.root.display())?;
     match executor {
-        Executor::Local => println!("this machine: {}", machine.describe()),
-        Executor::Slurm { settings, .. } => println!(
+        Executor::Local => writeln!(out, "this machine: {}", machine.describe())?,
+        Executor::Slurm { settings, .. } => writeln!(
+            out,
             "executor: slurm, one job per node ({}; at most {} jobs at once)",
             settings.file.as_ref().map_or("default settings".to_string(), |f| format!("settings {}", f.display())),
             settings.max_jobs
-        ),
+        )?,
     }
     let (mut run, mut cached, mut blocked, mut on_gpu) = (0, 0, 0, 0);
     for step in steps {
@@ -88,26 +104,37 @@ pub fn print_plan(resolved: &Resolved, steps: &[Step], store: &Store, executor: 
             Some(_) => "cpu",
         };
         on_gpu += usize::from(device == "gpu");
-        println!("  {word} {:<width$}  {:<kind_width$}  {}  {device:<3}  {why}", n.name, n.kind, short(&n.identity));
+        writeln!(
+            out,
+            "  {word} {:<width$}  {:<kind_width$}  {}  {device:<3}  {why}",
+            n.name,
+            n.kind,
+            short(&n.identity)
+        )?;
         if let (Executor::Slurm { settings, .. }, Some(_)) = (executor, &placement) {
-            println!(
+            writeln!(
+                out,
                 "  {:7} {:<width$}  ↳ sbatch {}",
                 "",
                 "",
                 exp_engine::slurm::script::options(n, settings).join(" ")
-            );
+            )?;
             for line in exp_engine::megatron::preview(resolved, step.node, store) {
-                println!("  {:7} {:<width$}  ↳ {line}", "", "");
+                writeln!(out, "  {:7} {:<width$}  ↳ {line}", "", "")?;
             }
             continue;
         }
         if let Some(p) = placement.filter(|p| p.resources.gpus > 0 || p.layout.is_some() || !p.unmet.is_empty()) {
             let lacks = if p.unmet.is_empty() { String::new() } else { format!("; here: {}", p.unmet.join(", ")) };
-            println!("  {:7} {:<width$}  ↳ {}{lacks}", "", "", p.describe());
+            writeln!(out, "  {:7} {:<width$}  ↳ {}{lacks}", "", "", p.describe())?;
         }
     }
-    println!("{run} to run, {cached} cached, {blocked} blocked");
+    writeln!(out, "{run} to run, {cached} cached, {blocked} blocked")?;
     if on_gpu > 0 && matches!(executor, Executor::Local) {
-        println!("{on_gpu} of the nodes to compute need a GPU (one at a time per GPU); the rest run on CPU slots (-j)");
+        writeln!(
+            out,
+            "{on_gpu} of the nodes to compute need a GPU (one at a time per GPU); the rest run on CPU slots (-j)"
+        )?;
     }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 use super::{COUNT, SEED};
 use crate::eval::tasks::TaskSpec;
 use crate::params::Params;
-use exp_dsl::schema::{Artifact, Constructor, Default, KindSchema, Param, Read, Role, Ty};
+use exp_dsl::schema::{Artifact, Broken, Constructor, Default, KindSchema, Param, Read, Role, Ty};
 use serde::{Deserialize, Serialize};
 
 /// Every task `jmedbench` can run: the constructors of the task table
@@ -15,7 +15,10 @@ pub const TASKS: &[Constructor] = &crate::eval::tasks::CONSTRUCTORS;
 pub const PROVIDERS: &[Constructor] = &[
     Constructor {
         name: "local",
-        params: &[Param::with("device", Ty::Enum(&["cpu", "cuda"]), Default::Sym("cpu"), "where our model runs")],
+        params: &[
+            Param::with("device", Ty::Enum(&["cpu", "cuda"]), Default::Sym("cpu"), "where our model runs"),
+            Param::with("precision", super::train::PRECISION, Default::Sym("fp32"), super::train::PRECISION_DOC),
+        ],
         doc: "our burn model",
     },
     Constructor {
@@ -29,8 +32,8 @@ pub const PROVIDERS: &[Constructor] = &[
     },
 ];
 
-/// Where our model runs: the trainer's devices.
-pub use super::train::Device;
+/// Where our model runs and in which number format: the trainer's.
+pub use super::train::{Device, Precision};
 
 /// A provider as lowered (`{"type": "openai", "url": …}`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +47,7 @@ pub enum ProviderSpec {
 #[serde(deny_unknown_fields)]
 pub struct LocalProvider {
     pub device: Device,
+    pub precision: Precision,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,6 +75,16 @@ pub struct JmedbenchParams {
     pub seed: u64,
 }
 impl Params for JmedbenchParams {
+    fn broken(&self) -> Vec<Broken> {
+        match &self.provider {
+            Some(ProviderSpec::Local(l)) => super::train::precision_rule(l.device, l.precision)
+                .map(|message| Broken { param: "provider", message })
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// What the tasks read in the data folder (not every file there: the folder also
     /// holds corpora), and their template overrides, so a node reruns exactly when a file
     /// one of its tasks reads changes.
@@ -152,7 +166,11 @@ mod tests {
             Value::map([("type", Value::Str("crade".into())), ("shots", Value::Int(0)), ("template", Value::Null)]);
         let providers = [
             Value::Null,
-            Value::map([("type", Value::Str("local".into())), ("device", Value::Str("cpu".into()))]),
+            Value::map([
+                ("type", Value::Str("local".into())),
+                ("device", Value::Str("cpu".into())),
+                ("precision", Value::Str("fp32".into())),
+            ]),
             Value::map([
                 ("type", Value::Str("openai".into())),
                 ("url", Value::Str("http://localhost:8000".into())),

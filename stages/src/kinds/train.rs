@@ -14,6 +14,11 @@ const FLOAT01: Ty = Ty::Float { min: 0.0, max: 1.0 };
 const POSITIVE: Ty = Ty::Float { min: 0.0, max: f64::INFINITY };
 const BETAS: Ty = Ty::Tuple(&[FLOAT01, FLOAT01]);
 const DEVICE: Ty = Ty::Enum(&["cpu", "cuda"]);
+/// The number format exp's trainer computes in ([`Precision`]).
+pub const PRECISION: Ty = Ty::Enum(&["fp32", "bf16"]);
+/// What `precision` says, once for `cpt`, `sft` and `jmedbench`'s `local` provider.
+pub const PRECISION_DOC: &str = "number format of exp's own model on `device: cuda`: `bf16` computes in bfloat16 \
+     (training keeps fp32 master weights and AdamW state; Megatron-LM always trains in bf16)";
 const SEQS: Ty = Ty::Count { unit: Unit::Seqs, min: 1 };
 const STEPS: Ty = Ty::Count { unit: Unit::Steps, min: 0 };
 const EPOCHS: Ty = Ty::Count { unit: Unit::Epochs, min: 1 };
@@ -61,7 +66,8 @@ pub static CPT: KindSchema = KindSchema {
     // 3: every default in the schema (`lr` and `warmup` were the trainer's).
     // 4: `trainer`: exp's own or Megatron-LM (`megatron_cpt` is gone).
     // 5: `train_log.jsonl` without timings (`tokens_per_s`, `mfu` are metrics only).
-    version: 5,
+    // 6: the fused cross-entropy (`exp-trainer`'s `loss.rs`) rounds differently.
+    version: 6,
     output: Artifact::Model,
     role: Role::Pretrain,
     params: &[
@@ -103,6 +109,7 @@ pub static CPT: KindSchema = KindSchema {
         ),
         Param::with("seed", SEED, Default::Int(0), "data order and initialisation seed"),
         Param::with("device", DEVICE, Default::Sym("cpu"), "where our trainer runs"),
+        Param::with("precision", PRECISION, Default::Sym("fp32"), PRECISION_DOC),
         Param::with("trainer", Ty::Variant(TRAINERS), Default::Variant("exp"), "who trains: `exp` or `megatron(…)`"),
         Param::with(
             "parallel",
@@ -120,7 +127,8 @@ pub static SFT: KindSchema = KindSchema {
     // 2: `train_log.jsonl` records the tokens seen at each step.
     // 3: every default in the schema (`lr`, `warmup`, `aux_loss` were the trainer's).
     // 4: `train_log.jsonl` without timings (`tokens_per_s`, `mfu` are metrics only).
-    version: 4,
+    // 5: the fused cross-entropy (`exp-trainer`'s `loss.rs`) rounds differently.
+    version: 5,
     output: Artifact::Model,
     role: Role::Finetune,
     params: &[
@@ -167,6 +175,7 @@ pub static SFT: KindSchema = KindSchema {
         ),
         Param::with("seed", SEED, Default::Int(0), "data order seed"),
         Param::with("device", DEVICE, Default::Sym("cpu"), "where our trainer runs"),
+        Param::with("precision", PRECISION, Default::Sym("fp32"), PRECISION_DOC),
     ],
     doc: "supervised fine-tuning on chat data",
     typed: typed::<SftParams>(),
@@ -178,6 +187,23 @@ pub static SFT: KindSchema = KindSchema {
 pub enum Device {
     Cpu,
     Cuda,
+}
+
+/// The number format of exp's trainer (`precision:`): part of a node's identity, since
+/// bf16 gives other numbers than fp32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    Fp32,
+    /// bfloat16 parameters and activations on the GPU, fp32 master weights and AdamW state.
+    Bf16,
+}
+
+/// bf16 needs a backend that stores bf16: burn's ndarray (the CPU) computes in f32 only.
+pub fn precision_rule(device: Device, precision: Precision) -> Option<String> {
+    (precision == Precision::Bf16 && device != Device::Cuda).then(|| {
+        "`precision: bf16` needs `device: cuda`: the CPU backend (burn's ndarray) computes in f32 only".to_string()
+    })
 }
 
 /// Megatron-LM's parallel layout (`parallel: { tp, pp, cp, ep }`).
@@ -220,6 +246,7 @@ pub struct Optimiser {
     pub checkpoint_every: u64,
     pub seed: u64,
     pub device: Device,
+    pub precision: Precision,
 }
 
 impl Optimiser {
@@ -229,6 +256,9 @@ impl Optimiser {
         broken.extend(rule(self.dropout == 0.0, "dropout", || {
             "exp's trainer supports `dropout: 0` only (the paper trains without)".to_string()
         }));
+        if let Some(message) = precision_rule(self.device, self.precision) {
+            broken.push(Broken { param: "precision", message });
+        }
         broken
     }
 

@@ -102,7 +102,7 @@ pub fn model_rules(layout: &Layout, model: &MixtralConfig, seq: u64) -> Vec<Brok
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kinds::train::Device;
+    use crate::kinds::train::{Device, Precision};
     use exp_dsl::typed::{Schedule, Shape, Warmup};
 
     fn optimiser(global_batch: u64, micro_batch: u64, seq: u64) -> Optimiser {
@@ -122,6 +122,7 @@ mod tests {
             checkpoint_every: 0,
             seed: 42,
             device: Device::Cuda,
+            precision: Precision::Bf16,
         }
     }
 

@@ -12,7 +12,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use exp_stages::eval::openai::OpenAi;
-use exp_stages::eval::provider::{Likelihood, Provider};
+use exp_stages::eval::provider::{Generation, Likelihood, Provider};
 use exp_stages::eval::tasks::{igakuqa, load_all, Lang, Plain, TaskSpec};
 use exp_trainer::config::MixtralConfig;
 use exp_trainer::model::{Init, Mixtral};
@@ -33,6 +33,25 @@ fn items(n: usize) -> Vec<Vec<Likelihood>> {
                 let prompt = t.template.render(item, &[]).expect("renders");
                 item.options.iter().map(|o| Likelihood { context: prompt.clone(), continuation: o.clone() }).collect()
             })
+        })
+        .collect()
+}
+
+/// IgakuQA 2021 3-shot: every prompt starts with the same three solved questions (the
+/// task's fixed shots, from its pool).
+fn three_shot(n: usize) -> Vec<Vec<Likelihood>> {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
+    let spec = TaskSpec::Igakuqa(igakuqa::Spec { shots: 3, years: vec![2021], lang: Lang::Ja, template: None });
+    let tasks = load_all(&[spec], &data, &data).expect("tasks");
+    let t = &tasks[0];
+    let shots: Vec<_> = t.pool.iter().take(3).collect();
+    t.items
+        .iter()
+        .filter_map(|i| i.as_ref().ok())
+        .take(n)
+        .map(|item| {
+            let prompt = t.template.render(item, &shots).expect("renders");
+            item.options.iter().map(|o| Likelihood { context: prompt.clone(), continuation: o.clone() }).collect()
         })
         .collect()
 }
@@ -98,12 +117,51 @@ fn main() {
     let model: Mixtral<B> = Mixtral::new(&config, Init::Random(&mut Init::seeded(0)), &Default::default());
     let again = exp_stages::sentencepiece::SentencePiece::load(&path).expect("tokenizer");
     let mut local = Local::new(model.clone(), config.clone(), tokenizer, Default::default(), "tiny".into(), 1);
+    let (model_gen, config_gen) = (model.clone(), config.clone());
     let mut local2 = Local::new(model, config, again, Default::default(), "tiny".into(), 2).with_cpu_head();
     println!("# {} MCQA items ({options} options): IgakuQA 2021 and CRADE, 0-shot", items.len());
     println!("provider\tper call\titems/s");
     println!("local (tiny, cpu)\t1 option\t{:.1}", measure(&mut local, &items, 0));
     println!("local (tiny, cpu)\t8 items\t{:.1}", measure(&mut local, &items, 8));
     println!("local (tiny, cpu, 2 threads)\t8 items\t{:.1}", measure(&mut local2, &items, 8));
+    let shot3 = three_shot(16);
+    println!("# {} IgakuQA 2021 3-shot items, 8 per call", shot3.len());
+    for threads in [1, 2] {
+        let make = || {
+            let tk = exp_stages::sentencepiece::SentencePiece::load(&path).expect("tokenizer");
+            Local::new(model_gen.clone(), config_gen.clone(), tk, Default::default(), "tiny".into(), threads)
+        };
+        let before = measure(&mut make().with_prefix_reuse(false), &shot3, 8);
+        let after = measure(&mut make(), &shot3, 8);
+        println!("local (tiny, cpu, {threads} thread(s))\t3-shot, each context whole\t{before:.2}");
+        println!("local (tiny, cpu, {threads} thread(s))\t3-shot, shared prefix once per call\t{after:.2}");
+    }
+    // Generation: the toy study's generation tasks ask up to 128 new tokens after each of
+    // 8 prompts per call; the random model never stops early, so every item runs to 128.
+    let gens: Vec<Generation> = items
+        .iter()
+        .take(8)
+        .map(|i| Generation { prompt: i[0].context.clone(), max_tokens: 128, stop: vec![] })
+        .collect();
+    let generate = |p: &mut Local<B>| {
+        let start = Instant::now();
+        p.generate(&gens).into_iter().for_each(|g| {
+            g.expect("generated");
+        });
+        gens.len() as f64 / start.elapsed().as_secs_f64()
+    };
+    println!("# generation: {} prompts of different lengths, 128 new tokens each, one call", gens.len());
+    for threads in [1, 2] {
+        let make = || {
+            let tk = exp_stages::sentencepiece::SentencePiece::load(&path).expect("tokenizer");
+            Local::new(model_gen.clone(), config_gen.clone(), tk, Default::default(), "tiny".into(), threads)
+                .with_cpu_head()
+        };
+        let before = generate(&mut make().with_batch_generation(false));
+        let after = generate(&mut make());
+        println!("local (tiny, cpu, {threads} thread(s))\tgeneration, one prompt at a time\t{before:.2}");
+        println!("local (tiny, cpu, {threads} thread(s))\tgeneration, batched across prompts\t{after:.2}");
+    }
     let mut http = OpenAi::new(&stub(), "stub", None, Duration::from_secs(30));
     println!("openai (stub server)\t1 item\t{:.1}", measure(&mut http, &items, 1));
     println!("openai (stub server)\t8 items\t{:.1}", measure(&mut http, &items, 8));

@@ -1,5 +1,6 @@
-//! Training throughput of the CPU trainer on the tiny preset, for `bench/trainer.sh`:
-//! `cargo run --release -p exp-trainer --example train_bench -- [steps] [micro_batch] [seq] [workers]`.
+//! Training throughput of the CPU trainer, for `bench/trainer.sh`:
+//! `cargo run --release -p exp-trainer --example train_bench -- [steps] [micro_batch] [seq] [workers] [preset]`,
+//! `preset` `tiny` (the default) or `small512` (`MixtralConfig::small_512`).
 //! Random tokens, the LLM-jp vocabulary size, one micro-batch per worker and step (with one
 //! worker, the same work `bench/trainer.py` gives PyTorch); prints the mean tokens/s of
 //! the steps after the first.
@@ -33,7 +34,12 @@ impl exp_stages::Reporter for Rates {
 fn main() {
     let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     let (steps, micro, seq, workers) = (arg(1, 6), arg(2, 2), arg(3, 256), arg(4, 1).max(1));
-    let config = MixtralConfig::tiny(99_574);
+    let preset = std::env::args().nth(5).unwrap_or_else(|| "tiny".into());
+    let config = match preset.as_str() {
+        "tiny" => MixtralConfig::tiny(99_574),
+        "small512" => MixtralConfig::small_512(99_574),
+        other => panic!("unknown preset {other}: tiny or small512"),
+    };
     let dir = tempfile::tempdir().expect("a temporary folder");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut writer = Writer::create(&dir.path().join("shard_00000"), Dtype::I32).expect("a shard");
@@ -59,6 +65,7 @@ fn main() {
         checkpoint_every: 0,
         peak_flops: 1.0,
         workers,
+        mixed: exp_trainer::train::Mixed::Off,
     };
     type B = Autodiff<NdArray<f32>>;
     let model: Mixtral<B> = Mixtral::new(&config, Init::Random(&mut Init::seeded(0)), &Default::default());
@@ -69,5 +76,5 @@ fn main() {
     let mean = timed.iter().sum::<f64>() / timed.len() as f64;
     let threads =
         if workers == 1 { "1 thread".to_string() } else { format!("{workers} micro-batches on {workers} threads") };
-    println!("exp-trainer (burn 0.21.0, ndarray, {threads})\t{mean:.0}");
+    println!("exp-trainer (burn 0.21.0, ndarray, {preset}, {threads})\t{mean:.0}");
 }

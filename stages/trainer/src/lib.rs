@@ -7,7 +7,9 @@
 pub mod checkpoint;
 pub use exp_stages::hf_config as config;
 pub mod data;
+pub mod loss;
 pub mod model;
+pub mod precision;
 pub mod provider;
 pub mod schedule;
 pub mod stages;

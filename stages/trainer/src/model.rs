@@ -70,6 +70,13 @@ impl<B: Backend> Linear<B> {
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         x.matmul(self.weight.val().transpose())
     }
+
+    /// [`cross_entropy`] of `forward(x)`, the logits never a tensor of the autodiff graph:
+    /// on the CPU they are written into a reused buffer and become their own gradient
+    /// (`loss::lm_head_cross_entropy`).
+    pub fn cross_entropy(&self, x: Tensor<B, 2>, targets: Tensor<B, 1, Int>, mask: Tensor<B, 1>) -> Tensor<B, 1> {
+        crate::loss::lm_head_cross_entropy(x, self.weight.val(), targets, mask)
+    }
 }
 
 /// `weight * x / sqrt(mean(x²) + eps)`, as `MixtralRMSNorm`.
@@ -91,30 +98,44 @@ impl<B: Backend> RmsNorm<B> {
     }
 }
 
-/// The rotary tables for positions `start..start + len`: `cos` and `sin` of shape
-/// `[len, head_dim]`, with the frequencies repeated over both halves (`rotate_half` style).
+/// The rotary tables: `cos` and `sin` of shape `[rows, len, head_dim]`, with the
+/// frequencies repeated over both halves (`rotate_half` style). One row (positions
+/// `start..start + len`) serves a whole batch whose sequences are aligned; a batch of
+/// left-padded sequences has a row per sequence, so that each sequence's tokens get the
+/// positions they would have alone.
 pub struct Rotary<B: Backend> {
-    cos: Tensor<B, 2>,
-    sin: Tensor<B, 2>,
+    cos: Tensor<B, 3>,
+    sin: Tensor<B, 3>,
 }
 
 impl<B: Backend> Rotary<B> {
+    /// Positions `start..start + len`, for every sequence of a batch.
     pub fn new(config: &MixtralConfig, start: usize, len: usize, device: &B::Device) -> Self {
+        Self::per_sequence(config, &[start as i64], len, device)
+    }
+
+    /// Positions `starts[i]..starts[i] + len` for sequence `i`; a negative position (a
+    /// padding column, which no real token attends to) takes position 0.
+    pub fn per_sequence(config: &MixtralConfig, starts: &[i64], len: usize, device: &B::Device) -> Self {
         let hd = config.head_dim;
         let half = hd / 2;
-        let mut cos = Vec::with_capacity(len * hd);
-        let mut sin = Vec::with_capacity(len * hd);
-        for pos in start..start + len {
-            let row: Vec<f64> =
-                (0..half).map(|i| pos as f64 / config.rope_theta.powf((2 * i) as f64 / hd as f64)).collect();
-            for _ in 0..2 {
-                cos.extend(row.iter().map(|a| a.cos() as f32));
-                sin.extend(row.iter().map(|a| a.sin() as f32));
+        let rows = starts.len();
+        let mut cos = Vec::with_capacity(rows * len * hd);
+        let mut sin = Vec::with_capacity(rows * len * hd);
+        for &start in starts {
+            for pos in start..start + len as i64 {
+                let pos = pos.max(0) as f64;
+                let row: Vec<f64> =
+                    (0..half).map(|i| pos / config.rope_theta.powf((2 * i) as f64 / hd as f64)).collect();
+                for _ in 0..2 {
+                    cos.extend(row.iter().map(|a| a.cos() as f32));
+                    sin.extend(row.iter().map(|a| a.sin() as f32));
+                }
             }
         }
         Rotary {
-            cos: Tensor::from_data(TensorData::new(cos, [len, hd]), device),
-            sin: Tensor::from_data(TensorData::new(sin, [len, hd]), device),
+            cos: Tensor::from_data(TensorData::new(cos, [rows, len, hd]), device),
+            sin: Tensor::from_data(TensorData::new(sin, [rows, len, hd]), device),
         }
     }
 
@@ -125,8 +146,8 @@ impl<B: Backend> Rotary<B> {
         let first = x.clone().narrow(3, 0, half);
         let second = x.clone().narrow(3, half, half);
         let rotated = Tensor::cat(vec![second.neg(), first], 3);
-        let cos = self.cos.clone().unsqueeze::<4>().expand([b, h, s, hd]);
-        let sin = self.sin.clone().unsqueeze::<4>().expand([b, h, s, hd]);
+        let cos = self.cos.clone().unsqueeze_dim::<4>(1).expand([b, h, s, hd]);
+        let sin = self.sin.clone().unsqueeze_dim::<4>(1).expand([b, h, s, hd]);
         x * cos + rotated * sin
     }
 }
@@ -157,7 +178,8 @@ impl<B: Backend> Attention<B> {
 
     /// `cache`: the keys and values of earlier positions (rotated, before `repeat_kv`),
     /// extended with this call's; the causal mask is aligned bottom-right, so new
-    /// positions see all cached ones.
+    /// positions see all cached ones. A cache of left-padded sequences also hides each
+    /// sequence's padding columns from it (see [`Masking`]).
     fn forward(&self, x: Tensor<B, 3>, rotary: &Rotary<B>, cache: Option<&mut LayerCache<B>>) -> Tensor<B, 3> {
         let [b, s, h] = x.dims();
         let x = x.reshape([b * s, h]);
@@ -165,19 +187,73 @@ impl<B: Backend> Attention<B> {
         let q = rotary.apply(split(self.q_proj.forward(x.clone()), self.heads));
         let mut k = rotary.apply(split(self.k_proj.forward(x.clone()), self.kv_heads));
         let mut v = split(self.v_proj.forward(x), self.kv_heads);
+        let mut padding = None;
         if let Some(slot) = cache {
-            if let Some((past_k, past_v)) = slot.take() {
+            if let Some((past_k, past_v)) = slot.kv.take() {
                 k = Tensor::cat(vec![past_k, k], 2);
                 v = Tensor::cat(vec![past_v, v], 2);
             }
-            *slot = Some((k.clone(), v.clone()));
+            slot.kv = Some((k.clone(), v.clone()));
+            if slot.pad.iter().any(|&p| p > 0) {
+                padding = Some((slot.pad.as_slice(), slot.masking));
+            }
         }
+        let out = match padding {
+            None => self.attend(q, k, v, None),
+            Some((pad, Masking::Mask)) => {
+                let keys = k.dims()[2];
+                let hidden: Vec<bool> =
+                    pad.iter().flat_map(|&p| (0..s).flat_map(move |_| (0..keys).map(move |c| c < p))).collect();
+                let mask = Tensor::<B, 4, Bool>::from_data(TensorData::new(hidden, [b, 1, s, keys]), &q.device())
+                    .expand([b, self.heads, s, keys]);
+                self.attend(q, k, v, Some(mask))
+            }
+            Some((pad, Masking::Spans)) => self.attend_spans(q, k, v, pad),
+        };
+        self.o_proj.forward(out.swap_dims(1, 2).reshape([b * s, self.heads * self.head_dim])).reshape([b, s, h])
+    }
+
+    /// Causal attention of `q` over `k`, `v` (before `repeat_kv`), with `mask` (true:
+    /// hidden) when given.
+    fn attend(
+        &self,
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        mask: Option<Tensor<B, 4, Bool>>,
+    ) -> Tensor<B, 4> {
         // Grouped-query attention: key/value head i serves query heads i·r .. i·r + r - 1,
         // as transformers' `repeat_kv` lays them out.
         let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
         let options = AttentionModuleOptions { is_causal: true, ..Default::default() };
-        let out = attention(q, k, v, None, None, options);
-        self.o_proj.forward(out.swap_dims(1, 2).reshape([b * s, self.heads * self.head_dim])).reshape([b, s, h])
+        attention(q, k, v, mask, None, options)
+    }
+
+    /// [`Masking::Spans`]: each sequence attends, in a call of its own, over its own
+    /// columns only (`pad[i]..`), its padding query rows giving zeros: the very shapes,
+    /// and so the very bits, of the sequence run alone.
+    fn attend_spans(&self, q: Tensor<B, 4>, k: Tensor<B, 4>, v: Tensor<B, 4>, pad: &[usize]) -> Tensor<B, 4> {
+        let [b, heads, s, hd] = q.dims();
+        let keys = k.dims()[2];
+        let device = q.device();
+        let rows = (0..b)
+            .map(|i| {
+                // The queries are the last `s` columns; those before `pad[i]` are padding.
+                let first = pad[i].saturating_sub(keys - s).min(s);
+                let zeros = Tensor::<B, 4>::zeros([1, heads, first, hd], &device);
+                if first == s {
+                    return zeros;
+                }
+                let span = |t: &Tensor<B, 4>| t.clone().narrow(0, i, 1).narrow(2, pad[i], keys - pad[i]);
+                let out = self.attend(q.clone().narrow(0, i, 1).narrow(2, first, s - first), span(&k), span(&v), None);
+                if first == 0 {
+                    out
+                } else {
+                    Tensor::cat(vec![zeros, out], 2)
+                }
+            })
+            .collect();
+        Tensor::cat(rows, 0)
     }
 
     fn repeat_kv(&self, t: Tensor<B, 4>) -> Tensor<B, 4> {
@@ -338,6 +414,12 @@ impl<B: Backend> Mixtral<B> {
         Output { logits: logits.reshape([b, s, config.vocab_size]), routing }
     }
 
+    /// The final hidden states `[batch · seq, hidden]` (before `lm_head`) and the routing:
+    /// what training feeds to [`Linear::cross_entropy`] of `lm_head`.
+    pub fn forward_hidden(&self, config: &MixtralConfig, ids: Tensor<B, 2, Int>) -> (Tensor<B, 2>, Vec<Routing<B>>) {
+        self.hidden(config, ids, None)
+    }
+
     /// Logits as `[batch · seq, vocab]`, what training feeds to [`cross_entropy`] without
     /// ever reshaping the largest tensor of the step.
     pub fn forward_flat(&self, config: &MixtralConfig, ids: Tensor<B, 2, Int>) -> (Tensor<B, 2>, Vec<Routing<B>>) {
@@ -387,8 +469,14 @@ impl<B: Backend> Mixtral<B> {
         mut cache: Option<&mut KvCache<B>>,
     ) -> (Tensor<B, 2>, Vec<Routing<B>>) {
         let [b, s] = ids.dims();
-        let start = cache.as_ref().map_or(0, |c| c.len);
-        let rotary = Rotary::new(config, start, s, &ids.device());
+        let rotary = match cache.as_ref() {
+            // Left-padded sequences: each counts its positions from its first real token.
+            Some(c) if c.pad.iter().any(|&p| p > 0) => {
+                let starts: Vec<i64> = c.pad.iter().map(|&p| c.len as i64 - p as i64).collect();
+                Rotary::per_sequence(config, &starts, s, &ids.device())
+            }
+            c => Rotary::new(config, c.map_or(0, |c| c.len), s, &ids.device()),
+        };
         let mut x = self.model.embed_tokens.forward(ids);
         let mut routing = Vec::with_capacity(self.model.layers.len());
         for (i, layer) in self.model.layers.iter().enumerate() {
@@ -419,34 +507,166 @@ impl<B: Backend> Mixtral<B> {
         }
         out
     }
+
+    /// Greedy decoding of `new` tokens after each of `prompts`, of any lengths, as one
+    /// batch: the prompts left-padded to the longest (padding id 0) in one pass, then one
+    /// token per sequence per step, `masking` hiding the padding. Each sequence gets what
+    /// [`Mixtral::greedy`] gives it alone (bit for bit with [`Masking::Spans`]).
+    pub fn greedy_batch(
+        &self,
+        config: &MixtralConfig,
+        prompts: &[Vec<u32>],
+        new: usize,
+        masking: Masking,
+    ) -> Vec<Vec<u32>> {
+        let device = self.lm_head.weight.device();
+        let b = prompts.len();
+        let width = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        if b == 0 || width == 0 {
+            return vec![Vec::new(); b];
+        }
+        let pad: Vec<usize> = prompts.iter().map(|p| width - p.len()).collect();
+        let mut cache = KvCache::padded(config, pad, masking);
+        let mut input: Vec<i64> = prompts
+            .iter()
+            .flat_map(|p| std::iter::repeat_n(0, width - p.len()).chain(p.iter().map(|&t| t as i64)))
+            .collect();
+        let mut n = width;
+        let mut out = vec![Vec::with_capacity(new); b];
+        for _ in 0..new {
+            let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(input, [b, n]), &device);
+            let last = self.forward_cached(config, ids, &mut cache).narrow(1, n - 1, 1);
+            let next: Vec<i64> = last.argmax(2).into_data().convert::<i64>().to_vec().expect("integers");
+            for (o, &t) in out.iter_mut().zip(&next) {
+                o.push(t as u32);
+            }
+            input = next;
+            n = 1;
+        }
+        out
+    }
 }
 
-/// One layer's cached keys and values, `[batch, kv_heads, positions, head_dim]` each.
-type LayerCache<B> = Option<(Tensor<B, 4>, Tensor<B, 4>)>;
+/// How attention hides the left padding of a batch of sequences of different lengths
+/// (generation batched across prompts: every sequence's newest token sits in the last
+/// column, so a shorter prompt is padded before its first token).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Masking {
+    /// Each sequence attends over its own columns in an attention call of its own; the
+    /// projections, norms and experts still run on the whole batch. Every sequence gets
+    /// the bits it gets alone: the masked softmax of one padded call sums its row in a
+    /// different order (ndarray's sums run eight lanes, the matrix product 256-wide
+    /// blocks, both counted from the row's first column), so results would depend on the
+    /// batch. What the CPU uses; there a call costs microseconds.
+    #[default]
+    Spans,
+    /// One attention call for the batch with a boolean key-padding mask: fewer, larger
+    /// kernels, for an accelerator; equal to the sequence alone within rounding.
+    Mask,
+}
 
-/// The keys and values of the positions a sequence has seen, per layer.
+/// One layer's cached keys and values, `[batch, kv_heads, columns, head_dim]` each, and
+/// the padding columns each sequence starts with.
+#[derive(Clone)]
+pub struct LayerCache<B: Backend> {
+    kv: Option<(Tensor<B, 4>, Tensor<B, 4>)>,
+    pad: Vec<usize>,
+    masking: Masking,
+}
+
+/// The keys and values of the positions a batch of sequences has seen, per layer. The
+/// sequences are aligned on their last column; sequence `i` starts with `pad[i]`
+/// padding columns (none when `pad` is empty), which no real token attends to.
+#[derive(Clone)]
 pub struct KvCache<B: Backend> {
     layers: Vec<LayerCache<B>>,
+    /// Columns cached, padding included.
     len: usize,
+    pad: Vec<usize>,
+    masking: Masking,
 }
 
 impl<B: Backend> KvCache<B> {
     pub fn new(config: &MixtralConfig) -> Self {
-        KvCache { layers: (0..config.num_hidden_layers).map(|_| None).collect(), len: 0 }
+        Self::padded(config, Vec::new(), Masking::default())
+    }
+
+    /// An empty cache for a batch whose first call's ids start sequence `i` with
+    /// `pad[i]` padding tokens.
+    pub fn padded(config: &MixtralConfig, pad: Vec<usize>, masking: Masking) -> Self {
+        let layer = LayerCache { kv: None, pad: pad.clone(), masking };
+        KvCache { layers: vec![layer; config.num_hidden_layers], len: 0, pad, masking }
+    }
+
+    /// Single-sequence caches of different lengths as one batch, left-padded with zeros to
+    /// the longest: prompts filled one at a time (no padding to compute), then decoded
+    /// together.
+    pub fn stack(caches: &[KvCache<B>], masking: Masking) -> Self {
+        let width = caches.iter().map(|c| c.len).max().unwrap_or(0);
+        let pad: Vec<usize> = caches.iter().map(|c| width - c.len).collect();
+        let layers = (0..caches.first().map_or(0, |c| c.layers.len()))
+            .map(|l| {
+                let (mut keys, mut values) = (Vec::new(), Vec::new());
+                for (c, &p) in caches.iter().zip(&pad) {
+                    assert!(c.pad.iter().all(|&q| q == 0), "stacking caches of single, unpadded sequences");
+                    let (k, v) = c.layers[l].kv.clone().expect("a filled cache");
+                    let left = |t: Tensor<B, 4>| {
+                        let [b, h, _, d] = t.dims();
+                        if p == 0 {
+                            t
+                        } else {
+                            Tensor::cat(vec![Tensor::zeros([b, h, p, d], &t.device()), t], 2)
+                        }
+                    };
+                    keys.push(left(k));
+                    values.push(left(v));
+                }
+                LayerCache { kv: Some((Tensor::cat(keys, 0), Tensor::cat(values, 0))), pad: pad.clone(), masking }
+            })
+            .collect();
+        KvCache { layers, len: width, pad, masking }
+    }
+
+    /// Keeps the sequences `rows` (in that order), dropping the columns that every one of
+    /// them pads: finished sequences leave a batch being decoded.
+    pub fn retain(&mut self, rows: &[usize]) {
+        let pad: Vec<usize> = rows.iter().map(|&r| self.pad.get(r).copied().unwrap_or(0)).collect();
+        let trim = pad.iter().copied().min().unwrap_or(0);
+        let pad: Vec<usize> = pad.iter().map(|p| p - trim).collect();
+        let width = self.len - trim;
+        for layer in &mut self.layers {
+            if let Some((k, v)) = layer.kv.take() {
+                let index = Tensor::<B, 1, Int>::from_data(
+                    TensorData::new(rows.iter().map(|&r| r as i64).collect(), [rows.len()]),
+                    &k.device(),
+                );
+                let keep = |t: Tensor<B, 4>| t.select(0, index.clone()).narrow(2, trim, width);
+                layer.kv = Some((keep(k), keep(v)));
+            }
+            layer.pad.clone_from(&pad);
+        }
+        self.pad = pad;
+        self.len = width;
     }
 
     /// The same cache for `n` sequences (a batch-1 cache repeated along the batch), so
     /// that several continuations of one prompt reuse its keys and values.
     pub fn repeat(&self, n: usize) -> Self {
+        // `repeat_dim` tiles the whole batch `n` times; so does the padding.
+        let pad: Vec<usize> = (0..n).flat_map(|_| self.pad.iter().copied()).collect();
         let layers = self
             .layers
             .iter()
-            .map(|l| l.as_ref().map(|(k, v)| (k.clone().repeat_dim(0, n), v.clone().repeat_dim(0, n))))
+            .map(|l| LayerCache {
+                kv: l.kv.as_ref().map(|(k, v)| (k.clone().repeat_dim(0, n), v.clone().repeat_dim(0, n))),
+                pad: pad.clone(),
+                masking: l.masking,
+            })
             .collect();
-        KvCache { layers, len: self.len }
+        KvCache { layers, len: self.len, pad, masking: self.masking }
     }
 
-    /// Positions cached so far.
+    /// Columns cached so far (padding included).
     pub fn len(&self) -> usize {
         self.len
     }
@@ -458,19 +678,8 @@ impl<B: Backend> KvCache<B> {
 
 /// The causal-LM loss: mean cross-entropy of `targets` over the positions where `mask`
 /// is 1, all flattened to `[batch · seq]` rows (`mask` is 0/1; prompt and padding
-/// positions are 0). Written as
-/// `logsumexp(logits) - logits[target]` rather than a full log-softmax: with a vocabulary
-/// of 100k every pass over the logits costs hundreds of megabytes, and this makes fewer.
-pub fn cross_entropy<B: Backend>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>, mask: Tensor<B, 1>) -> Tensor<B, 1> {
-    let rows = logits.dims()[0];
-    let max = logits.clone().max_dim(1).detach();
-    // `-max + logits`, not `logits - max`: the backward pass holds `logits`, so an in-place
-    // subtraction would first copy all of it; this way the result is simply a new tensor.
-    let lse = (max.clone().neg() + logits.clone()).exp().sum_dim(1).log() + max;
-    let picked = logits.gather(1, targets.reshape([rows, 1]));
-    let count = mask.clone().sum().clamp_min(1.0);
-    ((lse - picked).reshape([rows]) * mask).sum() / count
-}
+/// positions are 0). One fused operation, loss and gradient in one pass (`loss.rs`).
+pub use crate::loss::cross_entropy;
 
 /// Switch-Transformer load balancing as transformers computes it for Mixtral:
 /// `experts · Σ_e f_e · P_e`, with `f_e` the share of (token, slot) choices that went to

@@ -5,7 +5,8 @@
 
 use crate::config::MixtralConfig;
 use crate::data::{Batches, Sequence};
-use crate::model::{cross_entropy, load_balancing_loss, Init, Mixtral};
+use crate::model::{load_balancing_loss, Init, Mixtral};
+pub use crate::precision::Mixed;
 use crate::schedule::Schedule;
 use crate::threads::map_in_order;
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
@@ -38,6 +39,8 @@ pub struct Hyper {
     /// Threads computing a step's micro-batches side by side (CPU). Their gradients are
     /// summed in micro-batch order, so any number gives the same bits as one.
     pub workers: usize,
+    /// fp32, or bf16 compute with fp32 master weights and AdamW state (`precision.rs`).
+    pub mixed: Mixed,
 }
 
 /// One step's measurements, as stored with the node (`train_log.jsonl`) and in a
@@ -110,6 +113,8 @@ pub fn train<B: AutodiffBackend>(
             config.vocab_size
         )));
     }
+    // The loss's reused logit buffers are freed when the run ends, however it ends.
+    let _buffers = ReleaseBuffers;
     let device = model.lm_head.weight.device();
     let mut optim = AdamWConfig::new()
         .with_beta_1(hyper.betas.0 as f32)
@@ -136,6 +141,9 @@ pub fn train<B: AutodiffBackend>(
             start = step;
         }
     }
+    // Mixed precision (`precision.rs`): the optimiser keeps fp32 masters; each step
+    // computes on `forward`, their bf16 copy, whose gradients come back as fp32.
+    model = hyper.mixed.master(model);
     let seq_flops = |tokens: usize, seq: usize| tokens as f64 * flops_per_token(config, seq);
     let total = data.steps();
     for step in start..total {
@@ -152,9 +160,11 @@ pub fn train<B: AutodiffBackend>(
         // One micro-batch per worker at a time, accumulated in order as each round ends:
         // at most `workers` sets of gradients are held besides the sum (a global batch of
         // 1,024 micro-batches must not hold 1,024).
+        let compute = hyper.mixed.compute(&model);
+        let forward = compute.as_ref().unwrap_or(&model);
         for round in micros.chunks(hyper.workers.max(1)) {
-            for m in micro_steps(&model, config, hyper, round, &device, scale) {
-                accumulator.accumulate(&model, m.grads);
+            for m in micro_steps(forward, config, hyper, round, &device, scale) {
+                accumulator.accumulate(&model, hyper.mixed.master_grads(forward, m.grads));
                 for (c, n) in counts.iter_mut().zip(&m.counts) {
                     *c += n;
                 }
@@ -164,6 +174,7 @@ pub fn train<B: AutodiffBackend>(
                 flops += seq_flops(m.tokens, m.seq);
             }
         }
+        drop(compute); // the bf16 copy is stale once the masters move
         let number = step + 1;
         if !ce_sum.is_finite() {
             return Err(TrainError::NotFinite { step: number, loss: ce_sum });
@@ -200,6 +211,14 @@ pub fn train<B: AutodiffBackend>(
     Ok((model, history))
 }
 
+struct ReleaseBuffers;
+
+impl Drop for ReleaseBuffers {
+    fn drop(&mut self) {
+        crate::loss::release_buffers();
+    }
+}
+
 /// What one micro-batch gives: its gradients (already scaled to the global batch), its
 /// unscaled losses and what the router did.
 struct Micro {
@@ -220,14 +239,17 @@ fn micro_step<B: AutodiffBackend>(
     scale: f64,
 ) -> Micro {
     let (inputs, targets, mask, seq) = tensors::<B>(micro, device);
-    let (logits, routing) = model.forward_flat(config, inputs);
+    // The loss straight from the last hidden states: the `[tokens, vocab]` logits are
+    // never an autodiff tensor (`loss.rs`; on the CPU, a reused buffer that becomes its
+    // own gradient).
+    let (hidden, routing) = model.forward_hidden(config, inputs);
+    let ce = model.lm_head.cross_entropy(hidden, targets, mask);
     let mut counts = vec![0u64; config.num_local_experts];
     for r in &routing {
         for (c, n) in counts.iter_mut().zip(&r.counts) {
             *c += n;
         }
     }
-    let ce = cross_entropy(logits, targets, mask);
     let aux = load_balancing_loss(&routing);
     let loss = (ce.clone() + aux.clone().mul_scalar(hyper.aux_loss)).mul_scalar(scale);
     let grads = GradientsParams::from_grads(loss.backward(), model);

@@ -66,6 +66,7 @@ fn hyper(peak: f64, steps: u64, checkpoint_every: u64) -> Hyper {
         checkpoint_every,
         peak_flops: 1e11,
         workers: 1,
+        mixed: exp_trainer::train::Mixed::Off,
     }
 }
 
@@ -226,5 +227,106 @@ fn bad_data_is_refused_with_a_reason() {
     match result {
         Err(TrainError::NotFinite { step, .. }) => assert!(step >= 2),
         other => panic!("expected a non-finite loss, got {other:?}"),
+    }
+}
+
+/// Random `[rows, vocab]` logits (spread like a trained model's: a few large ones),
+/// targets and the three masks that matter: mixed, all ones, all zeros.
+fn loss_inputs(rows: usize, vocab: usize, seed: u64) -> (Vec<f32>, Vec<i64>, [Vec<f32>; 3]) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let logits: Vec<f32> = (0..rows * vocab).map(|_| rng.random_range(-8.0f32..8.0) * rng.random::<f32>()).collect();
+    let targets: Vec<i64> = (0..rows).map(|_| rng.random_range(0..vocab as i64)).collect();
+    let mixed: Vec<f32> = (0..rows).map(|r| if r % 3 == 1 { 0.0 } else { 1.0 }).collect();
+    (logits, targets, [mixed, vec![1.0; rows], vec![0.0; rows]])
+}
+
+/// The loss and the gradient of `logits` under `loss`.
+fn loss_and_grad(logits: &[f32], shape: [usize; 2], loss: impl Fn(Tensor<B, 2>) -> Tensor<B, 1>) -> (f32, Vec<f32>) {
+    let device = Default::default();
+    let x = Tensor::<B, 2>::from_data(TensorData::new(logits.to_vec(), shape), &device).require_grad();
+    let value = loss(x.clone());
+    let scalar: f32 = value.clone().into_scalar();
+    let grads = value.mul_scalar(0.5).backward();
+    let g = x.grad(&grads).expect("logits get a gradient").into_data().to_vec::<f32>().expect("test setup");
+    (scalar, g.iter().map(|v| v * 2.0).collect())
+}
+
+fn assert_close(what: &str, ours: &[f32], reference: &[f32], tolerance: f32) {
+    assert_eq!(ours.len(), reference.len(), "{what}");
+    let worst = ours.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst <= tolerance, "{what}: largest difference {worst:e} (bound {tolerance:e})");
+}
+
+/// The fused cross-entropy (loss and gradient in one pass, both kernels: the CPU's row
+/// loop and the tensor-operation form a GPU runs) equals the composed formula, on random
+/// logits with a partial, a full and an empty mask; a backward factor (here 0.5) scales it.
+#[test]
+fn the_fused_cross_entropy_is_the_composed_formula() {
+    use exp_trainer::loss::{composed_cross_entropy, fused_cross_entropy_with};
+    let (rows, vocab) = (9, 5_003);
+    let (logits, targets, masks) = loss_inputs(rows, vocab, 7);
+    let device = Default::default();
+    let t = || Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [rows]), &device);
+    for mask in &masks {
+        let m = || Tensor::<B, 1>::from_data(TensorData::new(mask.clone(), [rows]), &device);
+        let (loss, grad) = loss_and_grad(&logits, [rows, vocab], |x| composed_cross_entropy(x, t(), m()));
+        assert!(grad.iter().all(|g| g.is_finite()));
+        for (name, composed) in [("row kernel", false), ("composed kernel", true)] {
+            let (l, g) = loss_and_grad(&logits, [rows, vocab], |x| fused_cross_entropy_with(x, t(), m(), composed));
+            assert!((l - loss).abs() <= 2e-6 * loss.abs().max(1.0), "{name}: loss {l} vs {loss}");
+            assert_close(name, &g, &grad, 1e-7);
+        }
+        // Without autodiff: the loss alone, the same value.
+        let plain = |v: Vec<f32>, shape: Vec<usize>| TensorData::new(v, shape);
+        let l: f32 = cross_entropy(
+            Tensor::<NdArray<f32>, 2>::from_data(plain(logits.clone(), vec![rows, vocab]), &device),
+            Tensor::from_data(TensorData::new(targets.clone(), [rows]), &device),
+            Tensor::from_data(plain(mask.clone(), vec![rows]), &device),
+        )
+        .into_scalar();
+        assert!((l - loss).abs() <= 2e-6 * loss.abs().max(1.0), "inference: loss {l} vs {loss}");
+    }
+    assert_eq!(loss_and_grad(&logits, [rows, vocab], |x| cross_entropy(x, t(), Tensor::zeros([rows], &device))).0, 0.0);
+}
+
+/// The loss of `lm_head` with the logits in a reused buffer gives the loss, and the
+/// gradients of the hidden states and of the weight, of the product followed by the
+/// composed formula; twice in a row (the second reuses the first's buffer).
+#[test]
+fn the_fused_lm_head_loss_has_the_gradients_of_the_product() {
+    use exp_trainer::loss::{composed_cross_entropy, lm_head_cross_entropy};
+    use rand::{Rng, SeedableRng};
+    let (rows, hidden, vocab) = (12, 24, 3_001);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut random = |n: usize| (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<f32>>();
+    let (h, w) = (random(rows * hidden), random(vocab * hidden));
+    let (_, targets, masks) = loss_inputs(rows, vocab, 11);
+    let device = Default::default();
+    for round in 0..2 {
+        for mask in &masks {
+            let run = |fused: bool| {
+                let h = Tensor::<B, 2>::from_data(TensorData::new(h.clone(), [rows, hidden]), &device).require_grad();
+                let w = Tensor::<B, 2>::from_data(TensorData::new(w.clone(), [vocab, hidden]), &device).require_grad();
+                let t = Tensor::<B, 1, Int>::from_data(TensorData::new(targets.clone(), [rows]), &device);
+                let m = Tensor::<B, 1>::from_data(TensorData::new(mask.clone(), [rows]), &device);
+                let loss = if fused {
+                    lm_head_cross_entropy(h.clone(), w.clone(), t, m)
+                } else {
+                    composed_cross_entropy(h.clone().matmul(w.clone().transpose()), t, m)
+                };
+                let value: f32 = loss.clone().into_scalar();
+                let grads = loss.mul_scalar(0.25).backward();
+                let g = |x: &Tensor<B, 2>| {
+                    x.grad(&grads).expect("a gradient").into_data().to_vec::<f32>().expect("test setup")
+                };
+                (value, g(&h), g(&w))
+            };
+            let (loss, gh, gw) = run(false);
+            let (l, fh, fw) = run(true);
+            assert!((l - loss).abs() <= 2e-6 * loss.abs().max(1.0), "round {round}: loss {l} vs {loss}");
+            assert_close("hidden gradient", &fh, &gh, 1e-6);
+            assert_close("weight gradient", &fw, &gw, 1e-6);
+        }
     }
 }

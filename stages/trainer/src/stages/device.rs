@@ -5,43 +5,71 @@
 #[cfg(feature = "cuda")]
 use exp_stages::StageError;
 
-/// Runs `$body` with `$B` bound to the autodiff backend of a [`Device`] and `$device` to
-/// its device.
+/// Runs `$body` with `$B` bound to the autodiff backend of a [`Device`] and [`Precision`],
+/// `$device` to its device and `$mixed` to the trainer's [`Mixed`](crate::precision::Mixed).
 ///
 /// [`Device`]: exp_stages::kinds::train::Device
+/// [`Precision`]: exp_stages::kinds::train::Precision
 macro_rules! dispatch {
-    ($which:expr, |$B:ident, $device:ident| $body:expr) => {{
-        match $which {
-            exp_stages::kinds::train::Device::Cuda => $crate::stages::device::cuda_run!($B, $device, $body),
-            exp_stages::kinds::train::Device::Cpu => {
+    ($which:expr, $precision:expr, |$B:ident, $device:ident, $mixed:ident| $body:expr) => {{
+        use exp_stages::kinds::train::{Device, Precision};
+        match ($which, $precision) {
+            (Device::Cuda, precision) => $crate::stages::device::cuda_run!(precision, $B, $device, $mixed, $body),
+            (Device::Cpu, Precision::Fp32) => {
                 type $B = burn::backend::Autodiff<burn::backend::NdArray<f32>>;
                 let $device = burn::backend::ndarray::NdArrayDevice::Cpu;
+                let $mixed = $crate::precision::Mixed::Off;
                 $body
             }
+            // `exp check` refuses this already (a kind rule); a node built by hand gets the same words.
+            (device @ Device::Cpu, precision @ Precision::Bf16) => Err(exp_stages::StageError::Param(
+                exp_stages::kinds::train::precision_rule(device, precision).unwrap_or_default(),
+            )),
         }
     }};
 }
 pub(crate) use dispatch;
 
+/// CUDA in fp32, or bf16 compute on fp32 masters (`precision.rs`). The device's float
+/// type is fixed first: burn 0.21 creates every tensor of a device in one type per process.
 #[cfg(feature = "cuda")]
 macro_rules! cuda_run {
-    ($B:ident, $device:ident, $body:expr) => {{
+    ($precision:expr, $B:ident, $device:ident, $mixed:ident, $body:expr) => {{
         $crate::stages::device::cuda_available()?;
-        type $B = burn::backend::Autodiff<burn::backend::Cuda<f32, i32>>;
         let $device = burn::backend::cuda::CudaDevice::new(0);
-        $body
+        match $precision {
+            exp_stages::kinds::train::Precision::Fp32 => {
+                type $B = burn::backend::Autodiff<burn::backend::Cuda<f32, i32>>;
+                let $mixed = $crate::precision::Mixed::Off;
+                $crate::stages::device::policy::<$B>(&$device, $mixed)?;
+                $body
+            }
+            exp_stages::kinds::train::Precision::Bf16 => {
+                type $B = burn::backend::Autodiff<burn::backend::Cuda<burn::tensor::bf16, i32>>;
+                let $mixed = $crate::precision::Mixed::Bf16;
+                $crate::stages::device::policy::<$B>(&$device, $mixed)?;
+                $body
+            }
+        }
     }};
 }
 
 #[cfg(not(feature = "cuda"))]
 macro_rules! cuda_run {
-    ($B:ident, $device:ident, $body:expr) => {{
+    ($precision:expr, $B:ident, $device:ident, $mixed:ident, $body:expr) => {{
+        let _ = $precision;
         Err(exp_stages::StageError::Param(
             "`device: cuda` needs exp built with the `cuda` feature: cargo build --release --features cuda".into(),
         ))
     }};
 }
 pub(crate) use cuda_run;
+
+/// Fixes the float type `device` creates tensors in for `mixed`, or says why not.
+#[cfg(feature = "cuda")]
+pub fn policy<B: burn::prelude::Backend>(device: &B::Device, mixed: crate::precision::Mixed) -> Result<(), StageError> {
+    crate::precision::float_policy::<B>(device, mixed.device_dtype()).map_err(StageError::Param)
+}
 
 /// burn-cuda panics in a worker thread when the driver library is absent; say so first.
 #[cfg(feature = "cuda")]

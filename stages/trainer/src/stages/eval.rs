@@ -12,7 +12,10 @@ use exp_stages::eval::openai::OpenAi;
 use exp_stages::eval::provider::Provider;
 use exp_stages::eval::run::{evaluate, Io, Settings};
 use exp_stages::eval::tasks::{self, Task};
-use exp_stages::kinds::eval::{Device, JmedbenchParams, LocalProvider, OpenaiProvider, ProviderSpec, JMEDBENCH};
+use exp_stages::kinds::eval::{
+    Device, JmedbenchParams, LocalProvider, OpenaiProvider, Precision, ProviderSpec, JMEDBENCH,
+};
+use exp_stages::kinds::train::precision_rule;
 use exp_stages::mecab::Mecab;
 use exp_stages::params::parse;
 use exp_stages::{Context, Determinism, Resources, Stage, StageError};
@@ -33,7 +36,7 @@ impl Stage for Jmedbench {
     /// server, one thread does.
     fn resources(&self, params: &BTreeMap<String, Value>) -> Resources {
         let provider = parse::<JmedbenchParams>(params).ok().and_then(|p| p.provider);
-        let gpu = matches!(provider, Some(ProviderSpec::Local(LocalProvider { device: Device::Cuda })));
+        let gpu = matches!(provider, Some(ProviderSpec::Local(LocalProvider { device: Device::Cuda, .. })));
         let served = matches!(provider, Some(ProviderSpec::Openai(_)));
         let cpus = if gpu || served { 1 } else { exp_stages::cores() };
         Resources { cpus, memory_mb: 2048, gpus: usize::from(gpu) }
@@ -42,7 +45,7 @@ impl Stage for Jmedbench {
     fn determinism(&self, params: &BTreeMap<String, Value>) -> Determinism {
         match parse::<JmedbenchParams>(params).ok().and_then(|p| p.provider) {
             Some(ProviderSpec::Openai(_)) => Determinism::Not("a served model answers".into()),
-            Some(ProviderSpec::Local(LocalProvider { device: Device::Cuda })) => Determinism::Not(GPU.into()),
+            Some(ProviderSpec::Local(LocalProvider { device: Device::Cuda, .. })) => Determinism::Not(GPU.into()),
             _ => Determinism::Exact,
         }
     }
@@ -99,8 +102,14 @@ impl Stage for Jmedbench {
                 let key = std::env::var(api_key_env).ok();
                 run(&mut OpenAi::new(&url, &model, key, HTTP_TIMEOUT))
             }
-            Some(ProviderSpec::Local(LocalProvider { device: Device::Cuda })) => local_cuda(ctx, &run),
-            Some(ProviderSpec::Local(LocalProvider { device: Device::Cpu })) | None => {
+            Some(ProviderSpec::Local(LocalProvider { device: Device::Cuda, precision })) => {
+                local_cuda(ctx, precision, &run)
+            }
+            // bf16 on the CPU is refused when checking (a kind rule).
+            Some(ProviderSpec::Local(LocalProvider { device: Device::Cpu, precision: Precision::Bf16 })) => {
+                Err(StageError::Param(precision_rule(Device::Cpu, Precision::Bf16).unwrap_or_default()))
+            }
+            Some(ProviderSpec::Local(LocalProvider { device: Device::Cpu, precision: Precision::Fp32 })) | None => {
                 type B = burn::backend::NdArray<f32>;
                 run(&mut local::<B>(ctx, Default::default(), "cpu")?.with_cpu_head())
             }
@@ -108,15 +117,37 @@ impl Stage for Jmedbench {
     }
 }
 
+/// Our model on the GPU, in fp32 or in bf16 (the device's float type fixed first: burn
+/// creates a device's tensors in one type per process).
 #[cfg(feature = "cuda")]
-fn local_cuda(ctx: &Context, run: &dyn Fn(&mut dyn Provider) -> Result<(), StageError>) -> Result<(), StageError> {
+fn local_cuda(
+    ctx: &Context,
+    precision: Precision,
+    run: &dyn Fn(&mut dyn Provider) -> Result<(), StageError>,
+) -> Result<(), StageError> {
+    use crate::precision::Mixed;
     super::device::cuda_available()?;
-    type B = burn::backend::Cuda<f32, i32>;
-    run(&mut local::<B>(ctx, burn::backend::cuda::CudaDevice::new(0), "cuda")?)
+    let device = burn::backend::cuda::CudaDevice::new(0);
+    match precision {
+        Precision::Fp32 => {
+            type B = burn::backend::Cuda<f32, i32>;
+            super::device::policy::<B>(&device, Mixed::Off)?;
+            run(&mut local::<B>(ctx, device, "cuda")?)
+        }
+        Precision::Bf16 => {
+            type B = burn::backend::Cuda<burn::tensor::bf16, i32>;
+            super::device::policy::<B>(&device, Mixed::Bf16)?;
+            run(&mut local::<B>(ctx, device, "cuda-bf16")?)
+        }
+    }
 }
 
 #[cfg(not(feature = "cuda"))]
-fn local_cuda(_: &Context, _: &dyn Fn(&mut dyn Provider) -> Result<(), StageError>) -> Result<(), StageError> {
+fn local_cuda(
+    _: &Context,
+    _: Precision,
+    _: &dyn Fn(&mut dyn Provider) -> Result<(), StageError>,
+) -> Result<(), StageError> {
     Err(StageError::Param(
         "`local(device: cuda)` needs exp built with the `cuda` feature: cargo build --release --features cuda".into(),
     ))

@@ -7,7 +7,7 @@ use super::device::{dispatch, peak_flops};
 use crate::checkpoint;
 use crate::data::{Batches, Finetuning, Limited, Pretraining, Sequence};
 use crate::schedule::Schedule;
-use crate::train::{train, Hyper, StepMetrics, TrainError};
+use crate::train::{train, Hyper, Mixed, StepMetrics, TrainError};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use exp_dsl::schema::KindSchema;
@@ -89,7 +89,7 @@ impl Stage for Cpt {
             data.corpus_tokens(),
             data.steps()
         ));
-        dispatch!(o.device, |B, device| run_training::<B>(ctx, o, &data, device))
+        dispatch!(o.device, o.precision, |B, device, mixed| run_training::<B>(ctx, o, &data, device, mixed))
     }
 }
 
@@ -129,7 +129,7 @@ impl Stage for Sft {
         let count = records.len();
         let data = Finetuning::new(records, global_batch, p.epochs, o.seed).map_err(StageError::Param)?;
         ctx.reporter.log(&format!("{count} chat records; {} steps of {global_batch} records", data.steps()));
-        dispatch!(o.device, |B, device| run_training::<B>(ctx, o, &data, device))
+        dispatch!(o.device, o.precision, |B, device, mixed| run_training::<B>(ctx, o, &data, device, mixed))
     }
 }
 
@@ -138,7 +138,7 @@ fn input(ctx: &Context, role: &str) -> Result<PathBuf, StageError> {
 }
 
 /// The trainer's settings from the node's parameters, for a run of `steps` steps.
-fn hyper(ctx: &Context, o: &Optimiser, steps: u64) -> Hyper {
+fn hyper(ctx: &Context, o: &Optimiser, steps: u64, mixed: Mixed) -> Hyper {
     Hyper {
         schedule: Schedule {
             peak: o.lr.peak,
@@ -157,6 +157,7 @@ fn hyper(ctx: &Context, o: &Optimiser, steps: u64) -> Hyper {
         peak_flops: peak_flops(o.device),
         // One on a GPU: the node asked for one slot there.
         workers: ctx.threads.max(1),
+        mixed,
     }
 }
 
@@ -165,11 +166,12 @@ fn run_training<B: AutodiffBackend>(
     o: &Optimiser,
     data: &dyn Batches,
     device: B::Device,
+    mixed: Mixed,
 ) -> Result<(), StageError> {
     let data = &Limited { inner: data, max: o.max_steps };
     let base = checkpoint::model_dir(&input(ctx, "base")?).map_err(|e| StageError::Param(e.to_string()))?;
     let (config, model) = checkpoint::load::<B>(&base, &device).map_err(|e| StageError::Param(e.to_string()))?;
-    let hyper = hyper(ctx, o, data.steps());
+    let hyper = hyper(ctx, o, data.steps(), mixed);
     let checkpoints = ctx.node_cache();
     std::fs::create_dir_all(&checkpoints).map_err(StageError::io(&checkpoints))?;
     let began = std::time::Instant::now();
