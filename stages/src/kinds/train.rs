@@ -378,3 +378,18 @@ impl Params for SftParams {
         self.optimiser.broken()
     }
 }
+
+#[cfg(test)]
+mod precision_tests {
+    use super::*;
+
+    /// bf16 only where a backend stores it; fp32 everywhere.
+    #[test]
+    fn bf16_needs_cuda() {
+        assert_eq!(precision_rule(Device::Cuda, Precision::Bf16), None);
+        assert_eq!(precision_rule(Device::Cpu, Precision::Fp32), None);
+        assert_eq!(precision_rule(Device::Cuda, Precision::Fp32), None);
+        let refused = precision_rule(Device::Cpu, Precision::Bf16).expect("refused");
+        assert!(refused.contains("device: cuda"), "{refused}");
+    }
+}

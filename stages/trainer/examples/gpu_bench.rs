@@ -85,7 +85,13 @@ fn bench<B: AutodiffBackend>(
     writer.finish().expect("finished");
     let data = Pretraining::open(dir.path(), seq, micro, None, 0).expect("data");
     let hyper = Hyper {
-        schedule: Schedule { peak: 3e-4, floor: 3e-5, shape: Shape::Cosine, warmup_steps: 0, total_steps: steps as u64 },
+        schedule: Schedule {
+            peak: 3e-4,
+            floor: 3e-5,
+            shape: Shape::Cosine,
+            warmup_steps: 0,
+            total_steps: steps as u64,
+        },
         betas: (0.9, 0.95),
         eps: 1e-8,
         weight_decay: 0.1,
